@@ -1,0 +1,251 @@
+"""The command line, run as a subprocess the way users run it."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from sk_dispersion import cli
+
+
+def run_cli(*args, cwd, check_rc=None):
+    """Run ``python -m sk_dispersion ARGS`` in ``cwd``; returns the finished process."""
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    proc = subprocess.run(
+        [sys.executable, "-m", "sk_dispersion", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    if check_rc is not None:
+        assert proc.returncode == check_rc, proc.stderr
+    return proc
+
+
+def assert_one_line_error(proc, *fragments):
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("sk-dispersion: error: "), lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.fixture
+def features():
+    rng = np.random.default_rng(0)
+    # A crowded cone: every row close to one direction.
+    return (rng.normal(size=(60, 6)) * 0.2 + np.r_[3.0, 0, 0, 0, 0, 0]).astype(
+        np.float32
+    )
+
+
+# ----------------------------------------------------------------------------- help
+
+
+def test_help_lists_every_command(tmp_path):
+    proc = run_cli("--help", cwd=tmp_path, check_rc=0)
+    for command in ("disperse", "transform", "metrics", "prototypes", "demo"):
+        assert command in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "command", ["disperse", "transform", "metrics", "prototypes", "demo"]
+)
+def test_each_command_has_help(command):
+    # In-process: argparse's help is the same text, and 5 interpreters are slow.
+    with pytest.raises(SystemExit) as info:
+        cli.main([command, "--help"])
+    assert info.value.code == 0
+
+
+def test_no_command_is_a_usage_error(tmp_path):
+    proc = run_cli(cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "usage" in proc.stderr
+
+
+def test_method_list_matches_the_loss_registry():
+    losses = pytest.importorskip("sk_dispersion.losses")
+    assert set(cli.METHODS) >= set(losses.LOSSES)
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "fragments"),
+    [
+        ("ragged.csv", "1,2,3\n4,5\n", ["ragged.csv", "line 2 has 2 values"]),
+        ("words.txt", "a 1 2\nb 3 x\n", ["words.txt", "line 2, column 3: 'x'"]),
+        ("nan.tsv", "1\t2\n3\tnan\n4\t5\n", ["nan.tsv", "line 2, column 2", "NaN"]),
+        ("empty.csv", "", ["empty.csv", "file is empty"]),
+        ("one.csv", "1,2,3\n", ["one.csv", "only 1 row"]),
+        ("data.json", "[1, 2]", ["data.json", "unknown file extension .json"]),
+    ],
+)
+def test_bad_input_gives_one_line_error(tmp_path, name, content, fragments):
+    (tmp_path / name).write_text(content)
+    proc = run_cli("metrics", name, cwd=tmp_path)
+    assert_one_line_error(proc, *fragments)
+
+
+def test_missing_file(tmp_path):
+    proc = run_cli("disperse", "nope.npy", "-o", "out.npy", cwd=tmp_path)
+    assert_one_line_error(proc, "nope.npy", "no such file")
+    assert not (tmp_path / "out.npy").exists()
+
+
+def test_nan_in_npy_names_the_row(tmp_path, features):
+    features[7, 2] = np.inf
+    np.save(tmp_path / "x.npy", features)
+    proc = run_cli("metrics", "x.npy", cwd=tmp_path)
+    assert_one_line_error(proc, "x.npy", "row 7", "inf")
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    (tmp_path / "ragged.csv").write_text("1,2\n3\n")
+    proc = run_cli("metrics", "ragged.csv", "--debug", cwd=tmp_path)
+    assert proc.returncode != 0
+    assert "Traceback" in proc.stderr and "FeatureFileError" in proc.stderr
+    proc = run_cli("--debug", "metrics", "ragged.csv", cwd=tmp_path)
+    assert "Traceback" in proc.stderr
+
+
+def test_output_never_overwrites_the_input(tmp_path, features):
+    np.save(tmp_path / "x.npy", features)
+    before = (tmp_path / "x.npy").read_bytes()
+    proc = run_cli("disperse", "x.npy", "-o", "./x.npy", cwd=tmp_path)
+    assert_one_line_error(proc, "x.npy", "is also an input file")
+    assert (tmp_path / "x.npy").read_bytes() == before
+
+
+def test_model_file_that_is_not_a_model(tmp_path, features):
+    np.save(tmp_path / "x.npy", features)
+    (tmp_path / "model.skops").write_bytes(b"definitely not a zip")
+    proc = run_cli("transform", "model.skops", "x.npy", "-o", "y.npy", cwd=tmp_path)
+    assert_one_line_error(proc, "model.skops", "not an sk-dispersion model file")
+    assert not (tmp_path / "y.npy").exists()
+
+
+def test_model_file_with_foreign_code_is_refused_before_loading(tmp_path, features):
+    skops_io = pytest.importorskip("skops.io")
+    from sklearn.preprocessing import FunctionTransformer
+
+    np.save(tmp_path / "x.npy", features)
+    # The classic attack: a callable that runs a shell command when used.
+    skops_io.dump(FunctionTransformer(func=os.system), tmp_path / "evil.skops")
+    proc = run_cli("transform", "evil.skops", "x.npy", "-o", "y.npy", cwd=tmp_path)
+    assert_one_line_error(proc, "evil.skops", "refusing to load", "system")
+
+
+def test_model_file_holding_someone_elses_estimator(tmp_path, features):
+    skops_io = pytest.importorskip("skops.io")
+    from sklearn.preprocessing import StandardScaler
+
+    np.save(tmp_path / "x.npy", features)
+    skops_io.dump(StandardScaler().fit(features), tmp_path / "scaler.skops")
+    proc = run_cli("transform", "scaler.skops", "x.npy", "-o", "y.npy", cwd=tmp_path)
+    assert_one_line_error(
+        proc, "scaler.skops", "StandardScaler", "not an sk_dispersion"
+    )
+
+
+def test_unknown_method_is_a_usage_error(tmp_path, features):
+    np.save(tmp_path / "x.npy", features)
+    proc = run_cli("disperse", "x.npy", "--method", "magic", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "invalid choice: 'magic'" in proc.stderr
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+@pytest.mark.parametrize("ext", [".npy", ".csv", ".parquet", ".vec"])
+def test_disperse_save_and_transform_round_trip(tmp_path, features, ext):
+    from sk_dispersion._io import read_features, write_features
+
+    if ext == ".parquet":
+        pytest.importorskip("pyarrow")
+    tokens = None if ext == ".npy" else [f"w{i}" for i in range(len(features))]
+    write_features(tmp_path / f"x{ext}", features, tokens=tokens)
+    run_cli(
+        "disperse",
+        f"x{ext}",
+        "-o",
+        f"out{ext}",
+        "--method",
+        "mmd",
+        "--weight",
+        "1",
+        "--n-components",
+        "4",
+        "--max-iter",
+        "20",
+        "--save-model",
+        "model.skops",
+        cwd=tmp_path,
+        check_rc=0,
+    )
+    dispersed = read_features(tmp_path / f"out{ext}")
+    assert dispersed.values.shape == (60, 4)
+    assert dispersed.tokens == tokens
+    np.testing.assert_allclose(np.linalg.norm(dispersed.values, axis=1), 1, atol=1e-5)
+
+    run_cli(
+        "transform", "model.skops", f"x{ext}", "-o", f"again{ext}",
+        cwd=tmp_path, check_rc=0,
+    )  # fmt: skip
+    again = read_features(tmp_path / f"again{ext}")
+    np.testing.assert_allclose(again.values, dispersed.values, atol=1e-5)
+    assert again.tokens == tokens
+
+
+def test_transform_checks_the_number_of_columns(tmp_path, features):
+    np.save(tmp_path / "x.npy", features)
+    run_cli(
+        "disperse", "x.npy", "-o", "out.npy", "--max-iter", "5",
+        "--save-model", "m.skops", cwd=tmp_path, check_rc=0,
+    )  # fmt: skip
+    np.save(tmp_path / "narrow.npy", features[:, :3])
+    proc = run_cli("transform", "m.skops", "narrow.npy", "-o", "n.npy", cwd=tmp_path)
+    assert_one_line_error(proc, "narrow.npy", "3 columns", "fitted on 6")
+
+
+def test_metrics_json_is_machine_readable(tmp_path, features):
+    np.save(tmp_path / "x.npy", features)
+    proc = run_cli("metrics", "x.npy", "--json", "-k", "5", cwd=tmp_path, check_rc=0)
+    report = json.loads(proc.stdout)
+    assert report["n_rows"] == 60 and report["n_columns"] == 6
+    from sk_dispersion.metrics import dispersion_report
+
+    expected = dispersion_report(features, k=5)
+    assert report["min_angle_deg"] == pytest.approx(expected["min_angle_deg"])
+
+
+def test_metrics_table_is_printed(tmp_path, features):
+    np.savetxt(tmp_path / "x.csv", features, delimiter=",")
+    proc = run_cli("metrics", "x.csv", cwd=tmp_path, check_rc=0)
+    assert (
+        "min_angle_deg" in proc.stdout and "x.csv: 60 rows x 6 columns" in proc.stdout
+    )
+
+
+def test_prototypes_writes_unit_vectors(tmp_path):
+    proc = run_cli(
+        "prototypes", "6", "3", "-o", "p.csv", "--time-budget", "5",
+        cwd=tmp_path, check_rc=0,
+    )  # fmt: skip
+    from sk_dispersion._io import read_features
+
+    points = read_features(tmp_path / "p.csv").values
+    assert points.shape == (6, 3)
+    np.testing.assert_allclose(np.linalg.norm(points, axis=1), 1, atol=1e-6)
+    # The octahedron is optimal for 6 points in R^3: 90 degrees.
+    assert "minimum angle 9" in proc.stdout
