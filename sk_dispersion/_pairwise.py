@@ -1,0 +1,250 @@
+"""Blockwise engines for the pairwise dispersion losses.
+
+Nothing here ever holds an N x N matrix: rows are processed in blocks of
+``block_size`` and only the upper-triangle block pairs (I <= J) are visited,
+each once, so every unordered pair {i, j} is seen exactly once.
+
+Two engines:
+
+* :func:`pairwise_cosine_mean` -- mean (or log-mean-exp) over pairs i < j of a
+  function f(c_ij) of the cosine. Its backward pass is fused into the forward
+  sweep: since d f(c_ij) / d z_i = f'(c_ij) z_j, the gradient of row i is the
+  f'-weighted sum of the other rows and is accumulated with two matmuls per
+  block pair while the block is in cache.
+* :func:`nearest_neighbors` / :func:`nearest_rows` -- argmax of the cosine
+  per row, without gradient. The losses then evaluate their objective on the
+  gathered pairs with autograd (O(N m) memory, exact subgradient).
+"""
+
+import math
+
+import torch
+
+# Bytes allowed for one block of cosines; the forward+backward pass holds about
+# four such blocks at a time (cosines, kernel values, derivatives, a mask).
+_BLOCK_BYTES = 16 * 2**20
+_MIN_BLOCK = 64
+
+
+def resolve_block_size(block_size, n_rows, dtype):
+    """Rows per block: ``block_size`` if an int, else sized from a memory budget.
+
+    ``"auto"`` picks the largest power of two whose (b, b) block of ``dtype``
+    fits in a fixed budget (2048 rows in float32), never more than ``n_rows``.
+    """
+    if block_size == "auto":
+        itemsize = torch.finfo(dtype).bits // 8
+        block = 2 ** int(math.log2(math.sqrt(_BLOCK_BYTES / itemsize)))
+        block = max(block, _MIN_BLOCK)
+    else:
+        block = int(block_size)
+    return max(1, min(block, n_rows))
+
+
+def _row_blocks(n_rows, block):
+    return [(start, min(start + block, n_rows)) for start in range(0, n_rows, block)]
+
+
+def _upper_mask(size, device):
+    return torch.ones(size, size, dtype=torch.bool, device=device).triu_(1)
+
+
+def _pairwise_sweep(Z, pair_fn, block, log_domain, need_grad):
+    """One sweep over the block pairs I <= J.
+
+    ``pair_fn(cosines, need_grad)`` returns ``(values, derivatives)`` for a
+    block of cosines (it may overwrite its argument). In the linear domain the
+    sweep returns ``(sum_{i<j} f(c_ij), G)`` with ``G_i = sum_{j != i} f'(c_ij)
+    z_j``; in the log domain ``f`` is a log-weight and it returns ``(log sum
+    exp f, G / sum exp f)``, with a running maximum so nothing overflows.
+    """
+    n_rows = Z.shape[0]
+    device, dtype = Z.device, Z.dtype
+    grad = torch.zeros_like(Z) if need_grad else None
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    running_max = torch.tensor(-math.inf, dtype=dtype, device=device)
+    blocks = _row_blocks(n_rows, block)
+    masks = {}
+    for bi, (i0, i1) in enumerate(blocks):
+        Zi = Z[i0:i1]
+        for j0, j1 in blocks[bi:]:
+            Zj = Z[j0:j1]
+            diagonal = i0 == j0
+            if diagonal and i1 - i0 < 2:
+                continue  # a one-row diagonal block holds no pair
+            cosines = Zi @ Zj.T
+            values, derivs = pair_fn(cosines, need_grad)
+            if diagonal:
+                size = i1 - i0
+                if size not in masks:
+                    masks[size] = _upper_mask(size, device)
+                mask = masks[size]
+                fill = -math.inf if log_domain else 0.0
+                values = values.masked_fill(~mask, fill)
+                if need_grad:
+                    derivs = derivs.masked_fill(~mask, 0.0)
+            if log_domain:
+                block_max = values.max()
+                if block_max > running_max:
+                    shrink = torch.exp(running_max - block_max)
+                    total = total * shrink.to(torch.float64)
+                    if need_grad:
+                        grad.mul_(shrink)
+                    running_max = block_max
+                weights = (values - running_max).exp_()
+                total = total + weights.sum(dtype=torch.float64)
+                if need_grad:
+                    derivs = derivs.mul_(weights)
+            else:
+                total = total + values.sum(dtype=torch.float64)
+            if need_grad:
+                if diagonal:
+                    derivs = derivs + derivs.T
+                    grad[i0:i1].addmm_(derivs, Zi)
+                else:
+                    grad[i0:i1].addmm_(derivs, Zj)
+                    grad[j0:j1].addmm_(derivs.T, Zi)
+    if log_domain:
+        if need_grad:
+            grad.div_(total.to(dtype))
+        return running_max.to(torch.float64) + torch.log(total), grad
+    return total, grad
+
+
+class _PairwiseCosineMean(torch.autograd.Function):
+    """Autograd wrapper whose backward reuses the gradient built in forward."""
+
+    @staticmethod
+    def forward(ctx, Z, pair_fn, block, log_domain):
+        need_grad = ctx.needs_input_grad[0]
+        total, grad = _pairwise_sweep(Z, pair_fn, block, log_domain, need_grad)
+        n_pairs = Z.shape[0] * (Z.shape[0] - 1) / 2
+        if log_domain:
+            value = total - math.log(n_pairs)
+        else:
+            value = total / n_pairs
+            if need_grad:
+                grad.div_(n_pairs)
+        ctx.save_for_backward(grad if need_grad else None)
+        return value.to(Z.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (grad,) = ctx.saved_tensors
+        return grad_output * grad, None, None, None
+
+
+def pairwise_cosine_mean(Z, pair_fn, *, block_size="auto", log_domain=False):
+    """Mean over pairs i < j of ``f(z_i . z_j)``, blockwise with a fused backward.
+
+    Parameters
+    ----------
+    Z : Tensor of shape (n_points, dim)
+    pair_fn : callable
+        ``pair_fn(cosines, need_grad) -> (values, derivatives or None)``, applied
+        to (b, b) blocks of cosines; it may overwrite ``cosines``.
+    block_size : int or "auto"
+    log_domain : bool
+        If True return ``log mean_{i<j} exp f(c_ij)`` (computed stably) instead.
+
+    Returns
+    -------
+    0-d Tensor of Z's dtype, differentiable with respect to Z (first order).
+    """
+    block = resolve_block_size(block_size, Z.shape[0], Z.dtype)
+    return _PairwiseCosineMean.apply(Z, pair_fn, block, log_domain)
+
+
+class _ElementwiseCosineFn(torch.autograd.Function):
+    """Apply ``pair_fn`` to a vector of cosines with its analytic derivative."""
+
+    @staticmethod
+    def forward(ctx, cosines, pair_fn):
+        need_grad = ctx.needs_input_grad[0]
+        values, derivs = pair_fn(cosines.clone(), need_grad)
+        ctx.save_for_backward(derivs if need_grad else None)
+        return values
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (derivs,) = ctx.saved_tensors
+        return grad_output * derivs, None
+
+
+def sampled_pairs(n_rows, n_pairs, generator, device):
+    """``n_pairs`` uniformly random ordered pairs (i, j) with i != j."""
+    first = torch.randint(0, n_rows, (n_pairs,), generator=generator, device=device)
+    shift = torch.randint(1, n_rows, (n_pairs,), generator=generator, device=device)
+    return first, (first + shift) % n_rows
+
+
+def sampled_cosine_mean(Z, pair_fn, rows, cols, *, log_domain=False):
+    """Mean (or log-mean-exp) of ``f(z_i . z_j)`` over the given pairs, autograd."""
+    cosines = (Z[rows] * Z[cols]).sum(dim=1)
+    values = _ElementwiseCosineFn.apply(cosines, pair_fn)
+    if log_domain:
+        return torch.logsumexp(values, dim=0) - math.log(values.shape[0])
+    return values.mean()
+
+
+@torch.no_grad()
+def nearest_neighbors(Z, *, block_size="auto"):
+    """Index of each row's most similar other row (largest cosine), blockwise.
+
+    Visits each block pair once: the block's row maxima update the rows of
+    block I and its column maxima update the rows of block J. Only the
+    diagonal of the diagonal blocks is excluded.
+
+    Returns
+    -------
+    LongTensor of shape (n_points,)
+    """
+    n_rows = Z.shape[0]
+    block = resolve_block_size(block_size, n_rows, Z.dtype)
+    best = torch.full((n_rows,), -math.inf, dtype=Z.dtype, device=Z.device)
+    best_index = torch.zeros(n_rows, dtype=torch.long, device=Z.device)
+    blocks = _row_blocks(n_rows, block)
+    for bi, (i0, i1) in enumerate(blocks):
+        Zi = Z[i0:i1]
+        for j0, j1 in blocks[bi:]:
+            cosines = Zi @ Z[j0:j1].T
+            if i0 == j0:
+                cosines.fill_diagonal_(-math.inf)
+            _update_best(best, best_index, i0, i1, *cosines.max(dim=1), j0)
+            if i0 != j0:
+                _update_best(best, best_index, j0, j1, *cosines.max(dim=0), i0)
+    return best_index
+
+
+def _update_best(best, best_index, start, stop, values, indices, offset):
+    better = values > best[start:stop]
+    best[start:stop] = torch.where(better, values, best[start:stop])
+    best_index[start:stop] = torch.where(
+        better, indices + offset, best_index[start:stop]
+    )
+
+
+@torch.no_grad()
+def nearest_rows(queries, Z, *, block_size="auto"):
+    """For each query row, the index of the row of ``Z`` with the largest cosine.
+
+    Blockwise over the rows of ``Z`` so memory is O(n_queries * block).
+
+    Returns
+    -------
+    LongTensor of shape (n_queries,)
+    """
+    n_queries, n_rows = queries.shape[0], Z.shape[0]
+    # Blocks of Z rows sized so a (block, n_queries) slab stays within budget.
+    if block_size == "auto":
+        itemsize = torch.finfo(Z.dtype).bits // 8
+        block = max(_MIN_BLOCK, _BLOCK_BYTES // (itemsize * max(n_queries, 1)))
+    else:
+        block = int(block_size)
+    best = torch.full((n_queries,), -math.inf, dtype=Z.dtype, device=Z.device)
+    best_index = torch.zeros(n_queries, dtype=torch.long, device=Z.device)
+    for start in range(0, n_rows, block):
+        stop = min(start + block, n_rows)
+        values, indices = (Z[start:stop] @ queries.T).max(dim=0)
+        _update_best(best, best_index, 0, n_queries, values, indices, start)
+    return best_index
