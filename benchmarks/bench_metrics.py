@@ -1,0 +1,144 @@
+"""Time and peak memory of the exact blockwise metrics.
+
+Runs min_angle, nearest_neighbor_angles and hubness (k=10) on Gaussian points
+(float32, m=64 by default) at N = 10^4 and 10^5, each case in a fresh
+subprocess so that its peak resident memory is its own, and prints a table:
+median seconds over the repeats, peak RSS of the process, and the increase over
+the RSS just before the call (the metric's own working memory; the input
+itself is N * m * 4 bytes). ``direct`` is the usual full-matrix code
+(``arccos`` of the N x N float32 cosine matrix), run at N <= 20,000 only, for
+comparison.
+
+Usage::
+
+    python benchmarks/bench_metrics.py            # N = 1e4, 1e5 (a few minutes)
+    python benchmarks/bench_metrics.py --quick    # smoke run, seconds
+    python benchmarks/bench_metrics.py --sizes 10000 --methods min_angle
+"""
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+METHODS = ("min_angle", "nearest_neighbor_angles", "hubness", "direct")
+DIRECT_MAX_N = 20_000
+
+
+def _peak_rss_mib():
+    # ru_maxrss is in KiB on Linux.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _direct_min_angle(X):
+    unit = X / np.linalg.norm(X, axis=1, keepdims=True)
+    cosines = unit @ unit.T
+    np.fill_diagonal(cosines, -1.0)
+    return float(np.degrees(np.arccos(np.clip(cosines.max(), -1.0, 1.0))))
+
+
+def _call(method, X):
+    from sk_dispersion import metrics
+
+    if method == "min_angle":
+        return metrics.min_angle(X)
+    if method == "nearest_neighbor_angles":
+        return float(metrics.nearest_neighbor_angles(X).min())
+    if method == "hubness":
+        return metrics.hubness(X, k=10).skewness
+    if method == "direct":
+        return _direct_min_angle(X)
+    raise ValueError(f"unknown method {method!r}")
+
+
+def run_case(method, n_samples, dim, repeats, seed=0):
+    """Time ``method`` on fresh Gaussian data in this process; return a dict."""
+    import sk_dispersion.metrics  # noqa: F401  (import cost not timed)
+
+    X = np.random.default_rng(seed).standard_normal((n_samples, dim), np.float32)
+    rss_before = _peak_rss_mib()
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        value = _call(method, X)
+        seconds.append(time.perf_counter() - start)
+    peak = _peak_rss_mib()
+    return {
+        "method": method,
+        "n_samples": n_samples,
+        "dim": dim,
+        "seconds": statistics.median(seconds),
+        "peak_rss_mib": peak,
+        "extra_rss_mib": peak - rss_before,
+        "value": value,
+    }
+
+
+def _run_in_subprocess(method, n_samples, dim, repeats):
+    command = [
+        sys.executable,
+        __file__,
+        "--one",
+        method,
+        str(n_samples),
+        str(dim),
+        str(repeats),
+    ]
+    output = subprocess.run(command, check=True, capture_output=True, text=True)
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def _format(row):
+    return (
+        f"{row['method']:<24} {row['n_samples']:>8} {row['dim']:>4} "
+        f"{row['seconds']:>9.2f} {row['peak_rss_mib']:>10.0f} "
+        f"{row['extra_rss_mib']:>10.0f}   {row['value']:.6g}"
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny smoke run")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--dim", type=int, default=64)
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=METHODS)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--one", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.one:
+        method, n_samples, dim, repeats = args.one
+        print(json.dumps(run_case(method, int(n_samples), int(dim), int(repeats))))
+        return []
+
+    if args.quick:
+        # In-process and small: checks that the benchmark runs, not speed.
+        cases = [(method, 1_000, 16) for method in args.methods]
+        rows = [run_case(method, n, dim, repeats=1) for method, n, dim in cases]
+    else:
+        rows = []
+        for n_samples in args.sizes:
+            for method in args.methods:
+                if method == "direct" and n_samples > DIRECT_MAX_N:
+                    continue
+                rows.append(
+                    _run_in_subprocess(method, n_samples, args.dim, args.repeats)
+                )
+                print(_format(rows[-1]), file=sys.stderr, flush=True)
+
+    print(
+        f"{'method':<24} {'N':>8} {'m':>4} {'seconds':>9} {'peak MiB':>10} "
+        f"{'extra MiB':>10}   value"
+    )
+    for row in rows:
+        print(_format(row))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
