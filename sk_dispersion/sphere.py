@@ -22,14 +22,17 @@ def normalize(X, *, on_zero="raise"):
     X : ndarray or Tensor of shape (n_samples, n_features)
         Rows to normalise. Never modified in place.
     on_zero : {"raise", "keep"}, default="raise"
-        What to do with rows whose norm is zero (or not representable):
-        ``"raise"`` raises a ValueError naming the first such rows, ``"keep"``
-        returns them as zero rows (they then carry no direction).
+        What to do with rows that are entirely zero: ``"raise"`` raises a
+        ValueError naming the first such rows, ``"keep"`` returns them as zero
+        rows (they then carry no direction). Rows of tiny or huge magnitude
+        are normalised without underflow or overflow.
 
     Returns
     -------
     ndarray or Tensor
-        Same type, shape and dtype as ``X``. Differentiable for tensors.
+        Same type and shape as ``X``; same dtype for floating input (integer
+        input gives float64 arrays or default-dtype tensors). Differentiable
+        for tensors.
 
     Examples
     --------
@@ -39,18 +42,29 @@ def normalize(X, *, on_zero="raise"):
     """
     if on_zero not in _ZERO_POLICIES:
         raise ValueError(f"on_zero must be one of {_ZERO_POLICIES}, got {on_zero!r}")
+    # Dividing each row by its largest |entry| first keeps the norm from
+    # overflowing (huge rows) or underflowing (tiny rows) to a false zero.
     if isinstance(X, torch.Tensor):
-        norms = torch.linalg.vector_norm(X, dim=-1, keepdim=True)
-        zero = norms.squeeze(-1) <= torch.finfo(X.dtype).tiny
+        if not X.is_floating_point():
+            X = X.to(torch.get_default_dtype())
+        scale = X.abs().amax(dim=-1, keepdim=True).detach()
+        zero = scale.squeeze(-1) == 0
         if on_zero == "raise" and bool(zero.any()):
             _raise_zero_rows(torch.nonzero(zero).flatten().tolist())
-        return X / torch.where(zero.unsqueeze(-1), torch.ones_like(norms), norms)
+        one = torch.ones_like(scale)
+        scaled = X / torch.where(zero.unsqueeze(-1), one, scale)
+        norms = torch.linalg.vector_norm(scaled, dim=-1, keepdim=True)
+        return scaled / torch.where(zero.unsqueeze(-1), one, norms)
     X = np.asarray(X)
-    norms = np.linalg.norm(X, axis=-1, keepdims=True)
-    zero = norms[..., 0] <= np.finfo(X.dtype).tiny if X.dtype.kind == "f" else norms[..., 0] == 0
+    if X.dtype.kind != "f":
+        X = X.astype(np.float64)
+    scale = np.max(np.abs(X), axis=-1, keepdims=True)
+    zero = scale[..., 0] == 0
     if on_zero == "raise" and zero.any():
         _raise_zero_rows(np.flatnonzero(zero).tolist())
-    return X / np.where(zero[..., None], 1, norms).astype(X.dtype, copy=False)
+    scaled = X / np.where(zero[..., None], 1, scale).astype(X.dtype, copy=False)
+    norms = np.linalg.norm(scaled, axis=-1, keepdims=True)
+    return scaled / np.where(zero[..., None], 1, norms).astype(X.dtype, copy=False)
 
 
 def _raise_zero_rows(rows):
