@@ -24,6 +24,13 @@ computed as :math:`2\,\mathrm{atan2}(\|z_i - z_j\|, \|z_i + z_j\|)`, which is
 exact near 0 and :math:`\pi`. Coincident and antipodal points therefore give
 finite losses and gradients. Half-precision input is computed in float32 and
 the result cast back.
+
+Gradients are taken with respect to the ambient coordinates of Z. The losses
+are defined on the sphere only, so the meaningful part of a gradient is its
+tangent component (what a normalisation layer or a Riemannian optimiser
+passes on); formulas that agree on the sphere, such as
+:math:`\arccos c_{ij}` and :math:`2\,\mathrm{atan2}(\|z_i - z_j\|,
+\|z_i + z_j\|)`, may differ in the radial component.
 """
 
 import inspect
@@ -160,6 +167,22 @@ def _sliced_from_projections(x, y):
     return 0.5 * (sorted_angles - targets).square().mean()
 
 
+def _plane_coordinates(work, generator, n_projections):
+    """Coordinates (L, 2, N) of the points in L random planes, one matmul."""
+    n_points, dim = work.shape
+    generator = _generator(generator, work.device)
+    planes = random_planes(
+        n_projections,
+        dim,
+        generator=generator,
+        device=generator.device,
+        dtype=work.dtype,
+    ).to(work.device)
+    # (2L, dim) @ (dim, N): row 2l is p_l, row 2l+1 is q_l.
+    basis = planes.permute(0, 2, 1).reshape(2 * n_projections, dim)
+    return (basis @ work.T).view(n_projections, 2, n_points)
+
+
 def sliced_loss(Z, *, generator=None, n_projections=16):
     r"""Sliced dispersion on random great circles (Tokarchuk et al., 2025).
 
@@ -208,18 +231,7 @@ def sliced_loss(Z, *, generator=None, n_projections=16):
     """
     _check_positive_int("n_projections", n_projections)
     work, generator = _prepare(Z, generator, min_dim=2)
-    n_points, dim = work.shape
-    generator = _generator(generator, work.device)
-    planes = random_planes(
-        n_projections,
-        dim,
-        generator=generator,
-        device=generator.device,
-        dtype=work.dtype,
-    ).to(work.device)
-    # (2L, dim) @ (dim, N): row 2l is p_l, row 2l+1 is q_l.
-    basis = planes.permute(0, 2, 1).reshape(2 * n_projections, dim)
-    coords = (basis @ work.T).view(n_projections, 2, n_points)
+    coords = _plane_coordinates(work, generator, n_projections)
     return _finish(_sliced_from_projections(coords[:, 0], coords[:, 1]), Z)
 
 
@@ -765,10 +777,13 @@ def ssw_loss(Z, *, generator=None, n_projections=16):
         \frac1L \sum_{l=1}^{L} W_2^2\bigl(P^{U_l}_{\#}\hat\mu_N,
         \mathrm{Unif}(S^1)\bigr),
 
-    where :math:`P^{U}` projects onto the great circle of the plane U. Computed
-    by POT's ``ot.sliced_wasserstein_sphere_unif`` with planes drawn from
-    ``generator`` (POT's own RNG is not used). Returned squared, an average
-    over planes, so the gradient stays finite at zero. Stochastic. Needs the
+    where :math:`P^{U}` projects onto the great circle of the plane U. The
+    circle coordinates are computed here (planes drawn from ``generator``,
+    never from POT's or torch's global RNG) and the closed-form circle
+    distance to the uniform law comes from POT's
+    ``ot.lp.semidiscrete_wasserstein2_unif_circle``, as in
+    ``ot.sliced_wasserstein_sphere_unif``. Returned squared (an average over
+    planes), so the gradient stays finite at zero. Stochastic. Needs the
     ``ot`` extra: ``pip install "sk-dispersion[ot]"``.
 
     Parameters
@@ -789,18 +804,14 @@ def ssw_loss(Z, *, generator=None, n_projections=16):
     _check_positive_int("n_projections", n_projections)
     ot = _import_ot()
     work, generator = _prepare(Z, generator, min_dim=2)
-    generator = _generator(generator, work.device)
-    planes = random_planes(
-        n_projections,
-        work.shape[1],
-        generator=generator,
-        device=generator.device,
-        dtype=work.dtype,
-    ).to(work.device)
-    ssw = ot.sliced_wasserstein_sphere_unif(
-        work, n_projections=n_projections, projections=planes
-    )
-    return _finish(ssw.square(), Z)
+    coords = _plane_coordinates(work, generator, n_projections)
+    # POT's coordinate on [0, 1): (atan2(-y, -x) + pi) / (2 pi), taken from our
+    # angles so points with a tiny projection keep a bounded gradient (POT's
+    # own projection divides by the projection's norm).
+    angles = _circle_angles(-coords[:, 0], -coords[:, 1])
+    unit_coords = (angles + math.pi) / (2.0 * math.pi)
+    ssw2 = ot.lp.semidiscrete_wasserstein2_unif_circle(unit_coords.T).mean()
+    return _finish(ssw2, Z)
 
 
 # --------------------------------------------------------------------------
