@@ -148,6 +148,11 @@ def build_parser():
         default="linear",
         help="learned map (default: %(default)s)",
     )
+    p.add_argument(
+        "--fidelity",
+        default=None,
+        help="what the map keeps of the input (default: the estimator's, cosine)",
+    )
     p.add_argument("--max-iter", type=_positive_int, default=None, help="steps")
     p.add_argument("--batch-size", type=_positive_int, default=None)
     p.add_argument("--learning-rate", type=float, default=None)
@@ -197,7 +202,10 @@ def build_parser():
     )
     p.add_argument("input", help="feature file")
     p.add_argument(
-        "-k", type=_positive_int, default=10, help="neighbours for hubness (default 10)"
+        "-k",
+        type=_positive_int,
+        default=10,
+        help="neighbours for hubness (default 10; lowered to N-1 for N rows)",
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=_cmd_metrics)
@@ -278,6 +286,7 @@ def _cmd_disperse(args):
         "max_iter": args.max_iter,
         "batch_size": args.batch_size,
         "learning_rate": args.learning_rate,
+        "fidelity": args.fidelity,
     }
     model = Disperser(
         method=args.method,
@@ -383,12 +392,6 @@ def _cmd_metrics(args):
     table = read_features(args.input, min_rows=2, min_columns=2)
     from sk_dispersion.metrics import dispersion_report
 
-    if args.k >= table.values.shape[0]:
-        raise FeatureFileError(
-            args.input,
-            f"has {table.values.shape[0]} rows; hubness with k={args.k} needs "
-            f"more than {args.k} (use a smaller -k)",
-        )
     report = _jsonable(dispersion_report(table.values, k=args.k))
     n_rows, n_columns = table.values.shape
     if args.json:
