@@ -1,0 +1,157 @@
+"""The maps g: R^d -> R^m learned by the estimators, in torch (for fitting)
+and in numpy (for transforming, so a fitted model needs no torch device).
+
+Both maps act on centred inputs ``x - mean`` and are followed by a row
+normalisation onto S^{m-1}:
+
+* ``"linear"``: g(x) = W (x - mean).
+* ``"mlp"``: g(x) = W (x - mean) + V relu(U (x - mean) / scale + b), a residual
+  MLP whose extra branch starts at zero (V = 0), so at initialisation it equals
+  the linear map. ``scale`` is the RMS coordinate of the centred training data,
+  so the hidden layer sees inputs of unit scale whatever the data's units.
+"""
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+MAPS = ("linear", "mlp")
+
+# Rows per block in the numpy transform: large enough for BLAS efficiency,
+# small enough that the block and its output stay in cache for normalisation.
+_TRANSFORM_BLOCK = 4096
+
+
+def hidden_size_for(n_features, n_components):
+    """Width of the MLP's hidden layer: twice the larger of input and output."""
+    return 2 * max(n_features, n_components)
+
+
+class LinearMap(nn.Module):
+    """g(x) = W x for centred x; ``components`` (m, d) is the initial W."""
+
+    def __init__(self, components):
+        super().__init__()
+        self.weight = nn.Parameter(components.clone())
+
+    def forward(self, centred):
+        return centred @ self.weight.T
+
+    def export(self):
+        return {"components": self.weight.detach().cpu().numpy()}
+
+
+class ResidualMLPMap(nn.Module):
+    """g(x) = W x + V relu(U x / scale + b) for centred x, with V = 0 at start."""
+
+    def __init__(self, components, input_scale, hidden_size, generator):
+        super().__init__()
+        n_components, n_features = components.shape
+        dtype, device = components.dtype, components.device
+        self.weight = nn.Parameter(components.clone())
+        # He-uniform initialisation for a ReLU layer fed unit-scale inputs;
+        # drawn from the fit's generator on the CPU so every device starts alike.
+        bound = math.sqrt(6.0 / n_features)
+        hidden = torch.rand(hidden_size, n_features, generator=generator, dtype=dtype)
+        self.hidden_weight = nn.Parameter(((2 * hidden - 1) * bound).to(device))
+        self.hidden_bias = nn.Parameter(
+            torch.zeros(hidden_size, dtype=dtype, device=device)
+        )
+        self.output_weight = nn.Parameter(
+            torch.zeros(n_components, hidden_size, dtype=dtype, device=device)
+        )
+        self.input_scale = float(input_scale)
+
+    def forward(self, centred):
+        hidden = torch.relu(
+            (centred / self.input_scale) @ self.hidden_weight.T + self.hidden_bias
+        )
+        return centred @ self.weight.T + hidden @ self.output_weight.T
+
+    def export(self):
+        def to_numpy(tensor):
+            return tensor.detach().cpu().numpy()
+
+        return {
+            "components": to_numpy(self.weight),
+            "hidden_weights": to_numpy(self.hidden_weight),
+            "hidden_bias": to_numpy(self.hidden_bias),
+            "output_weights": to_numpy(self.output_weight),
+        }
+
+
+def build_map(kind, components, *, input_scale, generator):
+    """Torch module for map ``kind`` starting from the linear ``components``."""
+    if kind == "linear":
+        return LinearMap(components)
+    if kind == "mlp":
+        n_components, n_features = components.shape
+        return ResidualMLPMap(
+            components,
+            input_scale,
+            hidden_size_for(n_features, n_components),
+            generator,
+        )
+    raise ValueError(f"Unknown map {kind!r}; expected one of {MAPS}.")
+
+
+def initial_components(X_sample, mean, n_components):
+    """Starting linear map: the identity, or the top principal directions.
+
+    With ``n_components == n_features`` the map starts at the identity, so the
+    initial embedding is exactly the normalised centred input. With fewer
+    components it starts at the top right-singular vectors of the centred
+    sample (signs fixed so the largest loading of each is positive), completed
+    with an orthonormal basis of the rest when the sample has too few rows.
+    """
+    n_features = X_sample.shape[1]
+    if n_components == n_features:
+        return np.eye(n_features)
+    centred = np.asarray(X_sample, dtype=np.float64) - mean
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    components = vt[:n_components]
+    if components.shape[0] < n_components:
+        # Complete with the orthogonal complement (deterministic: QR of I).
+        basis, _ = np.linalg.qr(np.concatenate([components.T, np.eye(n_features)], 1))
+        components = basis[:, :n_components].T
+    signs = np.sign(
+        components[np.arange(n_components), np.argmax(np.abs(components), 1)]
+    )
+    signs[signs == 0] = 1
+    return components * signs[:, None]
+
+
+def apply_map(params, mean, X, *, input_scale=None):
+    """Numpy transform: rows of X -> unit rows of g(X), in X's float dtype.
+
+    Rows that the map sends to exactly zero carry no direction and are
+    returned as zero rows (as :class:`sklearn.preprocessing.Normalizer` does).
+    """
+    dtype = X.dtype
+    components = params["components"].astype(dtype, copy=False)
+    # Fold the centring into a bias so X itself is never copied or modified.
+    offset = (mean @ params["components"].T).astype(dtype, copy=False)
+    mlp = "hidden_weights" in params
+    if mlp:
+        hidden_weights = (params["hidden_weights"] / input_scale).astype(dtype)
+        hidden_offset = (
+            params["hidden_bias"] - mean @ params["hidden_weights"].T / input_scale
+        ).astype(dtype)
+        output_weights = params["output_weights"].astype(dtype, copy=False)
+    out = np.empty((X.shape[0], components.shape[0]), dtype=dtype)
+    for start in range(0, X.shape[0], _TRANSFORM_BLOCK):
+        block = X[start : start + _TRANSFORM_BLOCK]
+        target = out[start : start + _TRANSFORM_BLOCK]
+        np.matmul(block, components.T, out=target)
+        target -= offset
+        if mlp:
+            hidden = block @ hidden_weights.T
+            hidden += hidden_offset
+            np.maximum(hidden, 0, out=hidden)
+            target += hidden @ output_weights.T
+        norms = np.sqrt(np.einsum("ij,ij->i", target, target))
+        norms[norms == 0] = 1
+        target /= norms[:, None]
+    return out
