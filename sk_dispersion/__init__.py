@@ -18,6 +18,8 @@ _PUBLIC = {
     "Disperser": "estimators",
     "disperse": "points",
     "make_prototypes": "points",
+    "AllButTheTop": "postprocessing",
+    "HubnessReducer": "postprocessing",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]
