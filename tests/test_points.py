@@ -1,6 +1,8 @@
 """Tests for sk_dispersion.points (disperse, make_prototypes) and its solver."""
 
+import importlib.util
 import math
+import pathlib
 import re
 
 import numpy as np
@@ -258,3 +260,16 @@ def test_disperse_verbose_shows_a_bar(crowded, capsys):
 def test_disperse_errors(X, kwargs, error, message):
     with pytest.raises(error, match=re.escape(message)):
         disperse(X, **kwargs)
+
+
+def test_benchmark_quick_mode_runs(tmp_path):
+    path = pathlib.Path(__file__).parents[1] / "benchmarks" / "bench_points.py"
+    spec = importlib.util.spec_from_file_location("bench_points", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    output = tmp_path / "points.md"
+    rows = bench.main(["--quick", "--output", str(output)])
+    assert [(r["dim"], r["n"]) for r in rows] == bench.QUICK_ROWS
+    assert all(r["pct"] > 99.99 for r in rows)
+    text = output.read_text()
+    assert "| dim | n | best-known | ours |" in text
