@@ -126,8 +126,10 @@ def initial_components(X_sample, mean, n_components):
 def apply_map(params, mean, X, *, input_scale=None):
     """Numpy transform: rows of X -> unit rows of g(X), in X's float dtype.
 
-    Rows that the map sends to exactly zero carry no direction and are
-    returned as zero rows (as :class:`sklearn.preprocessing.Normalizer` does).
+    Rows that the map sends to zero carry no direction and are returned as
+    zero rows (as :class:`sklearn.preprocessing.Normalizer` does). "Zero" is up
+    to the rounding of the folded centring, a few ulps of ||W|| ||mean||, so a
+    row equal to the training mean gives a zero row, not a random direction.
     """
     dtype = X.dtype
     components = params["components"].astype(dtype, copy=False)
@@ -140,6 +142,12 @@ def apply_map(params, mean, X, *, input_scale=None):
             params["hidden_bias"] - mean @ params["hidden_weights"].T / input_scale
         ).astype(dtype)
         output_weights = params["output_weights"].astype(dtype, copy=False)
+    zero_limit = (
+        64
+        * np.finfo(dtype).eps
+        * np.linalg.norm(params["components"])
+        * np.linalg.norm(mean)
+    )
     out = np.empty((X.shape[0], components.shape[0]), dtype=dtype)
     for start in range(0, X.shape[0], _TRANSFORM_BLOCK):
         block = X[start : start + _TRANSFORM_BLOCK]
@@ -152,6 +160,9 @@ def apply_map(params, mean, X, *, input_scale=None):
             np.maximum(hidden, 0, out=hidden)
             target += hidden @ output_weights.T
         norms = np.sqrt(np.einsum("ij,ij->i", target, target))
-        norms[norms == 0] = 1
+        zero = norms <= zero_limit
+        if zero.any():
+            target[zero] = 0
+            norms[zero] = 1
         target /= norms[:, None]
     return out

@@ -244,6 +244,7 @@ class _BaseDisperser(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             The fitted estimator.
         """
         name = type(self).__name__
+        _reject_strings(X, name)
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         n_samples, n_features = X.shape
         if n_samples < 2:
@@ -369,6 +370,20 @@ def _make_dispersion(method, params, name):
             f"{name}: invalid dispersion method {method!r} or "
             f"parameters {params!r}: {exc}"
         ) from exc
+
+
+def _reject_strings(X, name):
+    """Numeric strings would be parsed silently by ``validate_data``; text is
+    almost always a mistake (a column of labels or words), so refuse it."""
+    if isinstance(X, (list, tuple)):
+        X = np.asarray(X, dtype=object)
+    if not isinstance(X, np.ndarray) or X.dtype.kind not in "OUS":
+        return
+    if X.dtype.kind in "US" or any(isinstance(v, (str, bytes)) for v in X.flat):
+        raise ValueError(
+            f"{name} needs numeric features, but X contains strings; encode "
+            "text columns first (e.g. with an embedding model or OneHotEncoder)."
+        )
 
 
 def _centre_statistics(X, name):
