@@ -11,7 +11,7 @@ rounding error decides which pairs can still be the nearest, and the angle of
 each such pair is recomputed in float64 from the input rows with the stable
 formula ``2 * atan2(||z_i - z_j||, ||z_i + z_j||)`` (accurate for tiny and for
 near-antipodal angles, and exactly 0 for duplicate rows). The arccos of a
-float32 cosine, by contrast, cannot resolve angles below about 0.03 degrees.
+float32 cosine, by contrast, cannot resolve angles below about 0.02 degrees.
 
 Angles are returned in degrees; radians are used internally.
 """
@@ -39,8 +39,10 @@ __all__ = [
     "uniformity",
 ]
 
-# Tile side on the CPU: a 2048 x 2048 float32 tile is 16 MiB (32 MiB in float64)
-# and keeps the matmul efficient; accelerators get larger tiles.
+# Tile side on the CPU: a 2048 x 2048 float32 tile is 16 MiB (32 MiB in
+# float64). Smaller tiles were a little faster on one thread but much slower
+# with several threads on a busy machine (one thread barrier per tile).
+# Accelerators get larger tiles.
 _CPU_BLOCK = 2048
 _ACCELERATOR_BLOCK = 8192
 # Float64 rows gathered at once when recomputing pair angles exactly (~32 MiB).
@@ -98,8 +100,8 @@ def min_angle(X, *, block_size=None, device="auto"):
     Returns
     -------
     float
-        Minimum angle in degrees; 0.0 when two rows point the same way
-        (duplicates).
+        Minimum angle in degrees; 0.0 when two rows are identical (rows that
+        are positive multiples of each other give 0 up to float64 rounding).
 
     See Also
     --------
@@ -170,13 +172,14 @@ def nearest_neighbor_angles(X, *, block_size=None, device="auto"):
 
     Notes
     -----
-    Each row's best and second-best float32 cosines are tracked over the column
-    tiles. When they are further apart than twice the float32 rounding bound,
-    the best one is provably the nearest neighbour and its angle is recomputed
-    in float64. Otherwise the row is searched again in float64 and the angles
-    to its 16 most similar rows are recomputed. That is exact unless more than
-    16 rows lie within float64 resolution (about 1e-7 rad) of each other, where
-    the error is at most about 1e-5 degrees.
+    Each unordered pair is visited once in float32. When a row's best cosine
+    beats all its others by more than twice the float32 rounding bound, that
+    row is provably the nearest neighbour and the angle is recomputed in
+    float64. Otherwise the row is searched again with float64 cosines and the
+    angles to every row they cannot rank apart from the best (16 at first,
+    more if needed) are recomputed, so the result is exact up to float64
+    rounding. Identical rows get exactly 0; rows that are positive multiples of
+    each other get 0 up to that rounding (below 1e-13 degrees).
 
     Examples
     --------
@@ -287,10 +290,13 @@ def riesz_energy(X, s=1.0, *, distance="chordal", block_size=None, device="auto"
 
     total = 0.0
     for r0, c0, sims, valid in _upper_tiles_float64(points):
-        dist2 = (2.0 - 2.0 * sims).clamp_(0.0, 4.0)
-        near = valid & (dist2 < _NEAR_PAIR_D2)
+        dist2 = sims.mul_(-2.0).add_(2.0).clamp_(0.0, 4.0)
+        near = dist2 < _NEAR_PAIR_D2
+        if valid is not None:
+            near &= valid
         values = kernel(_distance_from_d2(dist2, geodesic))
-        total += float(values.masked_fill_(near | ~valid, 0.0).sum())
+        values.masked_fill_(near if valid is None else near | ~valid, 0.0)
+        total += float(values.sum())
         if bool(near.any()):
             # 2 - 2 cos lost these pairs' relative precision: use the rows.
             pairs = torch.nonzero(near)
@@ -343,8 +349,9 @@ def uniformity(X, t=2.0, *, block_size=None, device="auto"):
     points = _Points(X, block_size, device, search=False)
     log_total = torch.tensor(-math.inf, dtype=torch.float64)
     for _r0, _c0, sims, valid in _upper_tiles_float64(points):
-        exponents = (2.0 * t) * (sims - 1.0)  # -t * ||z_i - z_j||^2
-        exponents.masked_fill_(~valid, -math.inf)
+        exponents = sims.sub_(1.0).mul_(2.0 * t)  # -t * ||z_i - z_j||^2
+        if valid is not None:
+            exponents.masked_fill_(~valid, -math.inf)
         log_total = torch.logaddexp(
             log_total, torch.logsumexp(exponents.flatten(), 0).cpu()
         )
@@ -680,7 +687,7 @@ def _float64_dot_error(dim):
 
 
 def _similarities(rows, cols, buffer):
-    """Tile of cosines ``rows @ cols.T`` written into ``buffer``."""
+    """Tile of cosines ``rows @ cols.T`` written into the flat ``buffer``."""
     sims = buffer[: rows.shape[0] * cols.shape[0]].view(rows.shape[0], cols.shape[0])
     return torch.mm(rows, cols.T, out=sims)
 
@@ -707,35 +714,58 @@ def _mask_lower_and_self(sims, r0, c0):
 
 
 def _nearest_two(points):
-    """Per row: best float32 cosine to another row, its column, second best."""
+    """Per row: nearest other row by float32 cosine, that cosine, and an upper
+    bound on the float32 cosine of every other row.
+
+    Pass 1 visits each unordered pair once (tiles on and above the diagonal)
+    and keeps only values: each row's best tile maximum, which tile holds it,
+    and the largest maximum of its other tiles. Pass 2 recomputes, for each
+    row, its best tile alone to find the column and the runner-up inside it.
+    """
     n = points.n_samples
-    best = torch.empty(n, dtype=torch.float32, device=points.device)
-    index = torch.empty(n, dtype=torch.long, device=points.device)
-    second = torch.empty(n, dtype=torch.float32, device=points.device)
+    best = torch.full((n,), -math.inf, device=points.device)
+    best_tile = torch.zeros(n, dtype=torch.long, device=points.device)
+    others = torch.full((n,), -math.inf, device=points.device)
+
+    def merge(start, stop, tile_max, tile):
+        current = best[start:stop]
+        improved = tile_max > current
+        others[start:stop] = torch.maximum(
+            others[start:stop], torch.where(improved, current, tile_max)
+        )
+        best_tile[start:stop] = torch.where(improved, tile, best_tile[start:stop])
+        best[start:stop] = torch.maximum(current, tile_max)
+
     buffer = points.tile_buffer()
-    for r0, r1 in points.spans:
+    for row_tile, (r0, r1) in enumerate(points.spans):
         rows = points.unit[r0:r1]
         row_ids = torch.arange(r0, r1, device=points.device)
-        local = row_ids - r0
-        run_best = torch.full((r1 - r0,), -math.inf, device=points.device)
-        run_index = torch.zeros(r1 - r0, dtype=torch.long, device=points.device)
-        run_second = torch.full((r1 - r0,), -math.inf, device=points.device)
-        for c0, c1 in points.spans:
+        for col_tile, (c0, c1) in enumerate(points.spans):
+            if col_tile < row_tile:
+                continue
             sims = _similarities(rows, points.unit[c0:c1], buffer)
             _mask_self(sims, row_ids, c0)
-            tile_best, tile_index = sims.max(dim=1)
-            sims[local, tile_index] = -math.inf
-            tile_second = sims.amax(dim=1)
-            # Top two of the union of {run_best, run_second, tile_best, tile_second}.
-            run_second = torch.maximum(
-                torch.minimum(run_best, tile_best),
-                torch.maximum(run_second, tile_second),
-            )
-            improved = tile_best > run_best
-            run_index = torch.where(improved, tile_index + c0, run_index)
-            run_best = torch.maximum(run_best, tile_best)
-        best[r0:r1], index[r0:r1], second[r0:r1] = run_best, run_index, run_second
-    return best, index, second
+            merge(r0, r1, sims.amax(dim=1), col_tile)
+            if col_tile != row_tile:
+                merge(c0, c1, sims.amax(dim=0), row_tile)
+
+    index = torch.empty(n, dtype=torch.long, device=points.device)
+    top = torch.empty(n, dtype=torch.float32, device=points.device)
+    second = torch.empty(n, dtype=torch.float32, device=points.device)
+    for col_tile, (c0, c1) in enumerate(points.spans):
+        members = torch.nonzero(best_tile == col_tile).flatten()
+        for start in range(0, members.numel(), points.block):
+            row_ids = members[start : start + points.block]
+            sims = _similarities(points.unit[row_ids], points.unit[c0:c1], buffer)
+            _mask_self(sims, row_ids, c0)
+            values, columns = sims.topk(min(2, c1 - c0), dim=1)
+            index[row_ids] = columns[:, 0] + c0
+            top[row_ids] = values[:, 0]
+            runner_up = others[row_ids]
+            if values.shape[1] == 2:
+                runner_up = torch.maximum(runner_up, values[:, 1])
+            second[row_ids] = runner_up
+    return top, index, second
 
 
 def _top_k_of(unit, row_ids, spans, k):
@@ -831,20 +861,26 @@ def _hubness_from_index(index, k, n_samples):
 
 
 def _upper_tiles_float64(points):
-    """Yield (r0, c0, cosines, valid) over float64 tiles holding each pair once."""
+    """Yield (r0, c0, cosines, valid) over float64 tiles holding each pair once.
+
+    ``valid`` marks the entries with global column > global row on tiles that
+    straddle the diagonal, and is None on tiles that lie wholly above it. The
+    cosines live in a buffer reused for the next tile; callers may overwrite it.
+    """
     unit = points.unit64
+    size = min(points.block, points.n_samples) ** 2
+    buffer = torch.empty(size, dtype=torch.float64, device=points.exact_device)
     for r0, r1 in points.spans:
         rows = unit[r0:r1]
         for c0, c1 in points.spans:
             if c1 <= r0:
                 continue
-            sims = rows @ unit[c0:c1].T
+            sims = _similarities(rows, unit[c0:c1], buffer)
+            valid = None
             if c0 < r1:
                 row_ids = torch.arange(r0, r1, device=sims.device).unsqueeze(1)
                 col_ids = torch.arange(c0, c1, device=sims.device).unsqueeze(0)
                 valid = col_ids > row_ids
-            else:
-                valid = torch.ones_like(sims, dtype=torch.bool)
             yield r0, c0, sims, valid
 
 
