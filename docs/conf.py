@@ -137,7 +137,43 @@ def _escape_shape_names(app, what, name, obj, options, lines):
         )
 
 
+CLI_PLACEHOLDER = ".. cli-help-goes-here"
+CLI_COMMANDS = ("demo", "disperse", "transform", "metrics", "prototypes")
+
+
+def _cli_help(arguments):
+    """What ``sk-dispersion ARGUMENTS`` prints, at a fixed width."""
+    import contextlib
+    import io
+
+    from sk_dispersion.cli import build_parser
+
+    os.environ["COLUMNS"] = "88"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+        build_parser().parse_args(arguments)
+    return out.getvalue()
+
+
+def _cli_reference():
+    sections = []
+    for name, arguments in [("sk-dispersion", ["--help"])] + [
+        (f"sk-dispersion {command}", [command, "--help"]) for command in CLI_COMMANDS
+    ]:
+        text = "\n".join("   " + line for line in _cli_help(arguments).splitlines())
+        sections.append(
+            f"``{name}``\n{'-' * (len(name) + 4)}\n\n.. code-block:: text\n\n{text}\n"
+        )
+    return "\n".join(sections)
+
+
+def _fill_cli_reference(app, docname, source):
+    if docname == "cli":
+        source[0] = source[0].replace(CLI_PLACEHOLDER, _cli_reference())
+
+
 def setup(app):
     app.connect("source-read", _fill_benchmark_toctree)
+    app.connect("source-read", _fill_cli_reference)
     # Before numpydoc (priority 500) turns the sections into reStructuredText.
     app.connect("autodoc-process-docstring", _escape_shape_names, priority=400)

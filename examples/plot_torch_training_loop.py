@@ -73,7 +73,7 @@ for weight in [0.0, 1.0]:
 # more room between neighbours and fewer hubs, at no cost in accuracy here.
 
 fig, ax = plt.subplots(figsize=(6.5, 4))
-bins = np.linspace(0, 90, 46)
+bins = np.linspace(0, 60, 41)
 for weight, (Z, accuracy) in results.items():
     ax.hist(
         nearest_neighbor_angles(Z),
