@@ -9,6 +9,10 @@ import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+from sklearn.neighbors import NearestNeighbors
+from sklearn.pipeline import make_pipeline
 
 import sk_dispersion.estimators as estimators_module
 from sk_dispersion import (
@@ -24,6 +28,7 @@ from sk_dispersion._maps import apply_map, build_map, initial_components
 from sk_dispersion._torch import make_generator
 from sk_dispersion._training import calibrate_dispersion
 from sk_dispersion.losses import get_loss
+from sk_dispersion.metrics import hubness, nearest_neighbor_angles
 from sk_dispersion.sphere import uniform_sphere
 
 CLASSES = [
@@ -437,3 +442,76 @@ def test_fitted_attributes_are_numpy_and_documented_shapes(crowded):
     for name in ["components_", "hidden_weights_", "output_weights_", "mean_"]:
         assert isinstance(getattr(estimator, name), np.ndarray)
     assert not hasattr(SphereDisperser(max_iter=5).fit(crowded), "hidden_weights_")
+
+
+# ---------------------------------------------------------------- real data
+
+
+def test_logistic_regression_pipeline_keeps_accuracy_within_two_points(digits):
+    X, y = digits
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    classifier = LogisticRegression(C=10.0, max_iter=1000)
+    baseline = cross_val_score(make_pipeline(classifier), X, y, cv=cv).mean()
+    dispersed = cross_val_score(
+        make_pipeline(
+            SphereDisperser(dispersion_weight=1.0, random_state=0), classifier
+        ),
+        X,
+        y,
+        cv=cv,
+    ).mean()
+    assert dispersed > baseline - 0.02, (dispersed, baseline)
+
+
+def test_positive_weight_spreads_digits_and_lowers_hubness(digits):
+    X, _ = digits
+    kept = SphereDisperser(dispersion_weight=0.0, random_state=0).fit_transform(X)
+    spread = SphereDisperser(dispersion_weight=1.0, random_state=0).fit_transform(X)
+    assert (
+        nearest_neighbor_angles(spread).mean()
+        > nearest_neighbor_angles(kept).mean() + 2
+    )
+    assert hubness(spread, k=10).skewness < hubness(kept, k=10).skewness - 0.03
+
+
+def test_retrieval_pipeline_with_cosine_nearest_neighbors(digits):
+    X, y = digits
+    train, query = np.arange(0, len(X), 2), np.arange(1, len(X), 2)
+
+    def label_agreement(weight):
+        pipeline = make_pipeline(
+            SphereDisperser(dispersion_weight=weight, random_state=0),
+            NearestNeighbors(n_neighbors=5, metric="cosine"),
+        ).fit(X[train])
+        embedded = pipeline[:-1].transform(X[query])
+        _, neighbours = pipeline[-1].kneighbors(embedded)
+        # Each training row finds itself first.
+        _, own = pipeline[-1].kneighbors(pipeline[:-1].transform(X[train[:50]]), 1)
+        np.testing.assert_array_equal(own[:, 0], np.arange(50))
+        return np.mean(y[train][neighbours] == y[query][:, None])
+
+    assert label_agreement(1.0) > label_agreement(0.0) - 0.02
+
+
+def test_grid_search_is_identical_with_one_or_two_jobs(digits):
+    X, y = digits[0][:300], digits[1][:300]
+    grid = {
+        "spheredisperser__dispersion_weight": [0.0, 1.0],
+        "spheredisperser__n_projections": [8, 32],
+    }
+
+    def search(n_jobs):
+        pipeline = make_pipeline(
+            SphereDisperser(max_iter=40, random_state=0),
+            LogisticRegression(C=10.0, max_iter=300),
+        )
+        return GridSearchCV(pipeline, grid, cv=2, n_jobs=n_jobs).fit(X, y)
+
+    serial, parallel = search(1), search(2)
+    np.testing.assert_array_equal(
+        serial.cv_results_["mean_test_score"], parallel.cv_results_["mean_test_score"]
+    )
+    assert serial.best_params_ == parallel.best_params_
+    np.testing.assert_array_equal(
+        serial.best_estimator_[0].components_, parallel.best_estimator_[0].components_
+    )
