@@ -39,6 +39,11 @@ from sk_dispersion._riemannian import RiemannianAdam
 DENSE_MAX_POINTS = 2000
 # LP polish only while the LP stays small enough for HiGHS to solve quickly.
 LP_MAX_VARIABLES = 12000
+# Candidates are first polished until the trust region is this small, and only
+# the best of them to convergence; candidates more than this fraction below the
+# best angle so far are not polished at all.
+_COARSE_RADIUS = 1e-6
+_POLISH_SKIP = 0.005
 
 
 # --------------------------------------------------------------------------
@@ -198,15 +203,15 @@ def _tangent_bases(Z):
     return H[:, :, 1:]
 
 
-def lp_polish(Z, *, max_iter=80, radius=None, deadline=None):
+def lp_polish(Z, *, max_iter=80, radius=None, min_radius=1e-13, deadline=None):
     """Sequential linear programming on max_{i<j} z_i . z_j (float64 numpy).
 
     Each iteration takes tangent steps a_i (coordinates in a basis of the
     tangent space at z_i) minimising u subject to
     ``c_ij + (B_i^T z_j) . a_i + (B_j^T z_i) . a_j <= u`` for every pair that
     could become the closest within the trust region ``|a|_inf <= r``; the
-    step is kept only when the true largest cosine goes down. Returns
-    (Z, largest cosine).
+    step is kept only when the true largest cosine goes down, and the region
+    shrinks until ``r < min_radius``. Returns (Z, largest cosine).
     """
     Z = np.array(Z, dtype=np.float64)
     Z /= np.linalg.norm(Z, axis=1, keepdims=True)
@@ -219,7 +224,7 @@ def lp_polish(Z, *, max_iter=80, radius=None, deadline=None):
     cost[-1] = 1.0
     bounds = np.empty((n_var + 1, 2))
     for _ in range(max_iter):
-        if radius < 1e-13 or (deadline is not None and time.monotonic() > deadline):
+        if radius < min_radius or _past(deadline):
             break
         C = Z @ Z.T
         # a pair's cosine moves by at most about 2 r sqrt(d-1) in one step
@@ -343,19 +348,28 @@ def solve_dense(
 
     polish_ok = n * (dim - 1) <= LP_MAX_VARIABLES
 
-    def refine(candidates):
+    def refine(candidates, incumbent=None):
+        """Polish candidates coarsely, then the best of them to convergence.
+
+        Candidates clearly worse than ``incumbent`` (a cosine) are skipped:
+        the polish moves the angle by a fraction of a percent at most.
+        """
         best = None
         for Zc in candidates:
             Zc = Zc.double().numpy()
+            Zc = Zc / np.linalg.norm(Zc, axis=1, keepdims=True)
+            cosine = max_cosine(Zc)
+            known = [c for c in (incumbent, best and best[1]) if c is not None]
+            if known and angle_deg(cosine) < (1 - _POLISH_SKIP) * angle_deg(min(known)):
+                continue
             if polish_ok:
-                Zc, cosine = lp_polish(Zc, deadline=deadline)
-            else:
-                Zc = Zc / np.linalg.norm(Zc, axis=1, keepdims=True)
-                cosine = max_cosine(Zc)
+                Zc, cosine = lp_polish(Zc, min_radius=_COARSE_RADIUS, deadline=deadline)
             if best is None or cosine < best[1]:
                 best = (Zc, cosine)
             if _reached(cosine, target_cosine) or _past(deadline):
                 break
+        if best is not None and polish_ok:
+            best = lp_polish(best[0], radius=4 * _COARSE_RADIUS, deadline=deadline)
         return best
 
     best_Z, best_cos = refine([Z[i] for i in _distinct_best(cosines, n_polish)])
@@ -374,8 +388,8 @@ def solve_dense(
         else:
             Zr, k = fresh_starts(), n_polish // 2
         cosines = batch_max_cosine(Zr).double().numpy()
-        candidate = refine([Zr[i] for i in _distinct_best(cosines, k)])
-        if candidate[1] < best_cos - 1e-12:
+        candidate = refine([Zr[i] for i in _distinct_best(cosines, k)], best_cos)
+        if candidate is not None and candidate[1] < best_cos - 1e-12:
             best_Z, best_cos = candidate
             stale = 0
             progress(f"retry {round_index + 1} improved", best_cos)

@@ -335,7 +335,7 @@ def _solve(n, dim, random_state, time_budget, verbose):
             dim,
             generator,
             max_rounds=30 if time_budget is None else 10**9,
-            plateau_rounds=6 if time_budget is None else 10**9,
+            plateau_rounds=4 if time_budget is None else 10**9,
             deadline=deadline,
             target_cosine=target,
             verbose=verbose,
