@@ -774,12 +774,15 @@ def _top_k_of(unit, row_ids, spans, k):
     Each query row itself is excluded. Memory: one tile plus (len(row_ids), k).
     """
     queries = unit[row_ids]
+    n_rows = row_ids.numel()
     run_values = torch.full(
-        (row_ids.numel(), k), -math.inf, dtype=unit.dtype, device=unit.device
+        (n_rows, k), -math.inf, dtype=unit.dtype, device=unit.device
     )
-    run_index = torch.zeros(row_ids.numel(), k, dtype=torch.long, device=unit.device)
+    run_index = torch.zeros(n_rows, k, dtype=torch.long, device=unit.device)
+    width = max(c1 - c0 for c0, c1 in spans)
+    buffer = torch.empty(n_rows * width, dtype=unit.dtype, device=unit.device)
     for c0, c1 in spans:
-        sims = queries @ unit[c0:c1].T
+        sims = _similarities(queries, unit[c0:c1], buffer)
         _mask_self(sims, row_ids, c0)
         tile_values, tile_index = sims.topk(min(k, c1 - c0), dim=1)
         merged = torch.cat([run_values, tile_values], dim=1)
