@@ -3,7 +3,9 @@
 Runs min_angle, nearest_neighbor_angles and hubness (k=10) on Gaussian points
 (float32, m=64 by default) at N = 10^4 and 10^5, each case in a fresh
 subprocess so that its peak resident memory is its own, and prints a table:
-median seconds over the repeats, peak RSS of the process, and the increase over
+torch threads, median wall seconds over the repeats, CPU seconds (all threads;
+on a busy machine wall time can be many times larger, and idle threads spin),
+peak RSS of the process, and the increase over
 the RSS just before the call (the metric's own working memory; the input
 itself is N * m * 4 bytes). ``direct`` is the usual full-matrix code
 (``arccos`` of the N x N float32 cosine matrix), run at N <= 20,000 only, for
@@ -14,6 +16,7 @@ Usage::
     python benchmarks/bench_metrics.py            # N = 1e4, 1e5 (a few minutes)
     python benchmarks/bench_metrics.py --quick    # smoke run, seconds
     python benchmarks/bench_metrics.py --sizes 10000 --methods min_angle
+    python benchmarks/bench_metrics.py --threads 1  # steadier on a busy machine
 """
 
 import argparse
@@ -33,6 +36,11 @@ DIRECT_MAX_N = 20_000
 def _peak_rss_mib():
     # ru_maxrss is in KiB on Linux.
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _direct_min_angle(X):
@@ -56,39 +64,41 @@ def _call(method, X):
     raise ValueError(f"unknown method {method!r}")
 
 
-def run_case(method, n_samples, dim, repeats, seed=0):
+def run_case(method, n_samples, dim, repeats, threads=None, seed=0):
     """Time ``method`` on fresh Gaussian data in this process; return a dict."""
+    import torch
+
     import sk_dispersion.metrics  # noqa: F401  (import cost not timed)
+
+    if threads:
+        torch.set_num_threads(threads)
 
     X = np.random.default_rng(seed).standard_normal((n_samples, dim), np.float32)
     rss_before = _peak_rss_mib()
     seconds = []
+    cpu_start = _cpu_seconds()
     for _ in range(repeats):
         start = time.perf_counter()
         value = _call(method, X)
         seconds.append(time.perf_counter() - start)
+    cpu_seconds = _cpu_seconds() - cpu_start
     peak = _peak_rss_mib()
     return {
         "method": method,
         "n_samples": n_samples,
         "dim": dim,
+        "threads": torch.get_num_threads(),
         "seconds": statistics.median(seconds),
+        "cpu_seconds": cpu_seconds / repeats,
         "peak_rss_mib": peak,
         "extra_rss_mib": peak - rss_before,
         "value": value,
     }
 
 
-def _run_in_subprocess(method, n_samples, dim, repeats):
-    command = [
-        sys.executable,
-        __file__,
-        "--one",
-        method,
-        str(n_samples),
-        str(dim),
-        str(repeats),
-    ]
+def _run_in_subprocess(method, n_samples, dim, repeats, threads):
+    command = [sys.executable, __file__, "--one", method]
+    command += [str(n_samples), str(dim), str(repeats), str(threads or 0)]
     output = subprocess.run(command, check=True, capture_output=True, text=True)
     return json.loads(output.stdout.strip().splitlines()[-1])
 
@@ -96,8 +106,9 @@ def _run_in_subprocess(method, n_samples, dim, repeats):
 def _format(row):
     return (
         f"{row['method']:<24} {row['n_samples']:>8} {row['dim']:>4} "
-        f"{row['seconds']:>9.2f} {row['peak_rss_mib']:>10.0f} "
-        f"{row['extra_rss_mib']:>10.0f}   {row['value']:.6g}"
+        f"{row['threads']:>3} {row['seconds']:>9.2f} {row['cpu_seconds']:>9.2f} "
+        f"{row['peak_rss_mib']:>9.0f} {row['extra_rss_mib']:>9.0f}   "
+        f"{row['value']:.6g}"
     )
 
 
@@ -108,18 +119,28 @@ def main(argv=None):
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=METHODS)
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--one", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads (default: torch's choice); 1 is steadier on a busy machine",
+    )
+    parser.add_argument("--one", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.one:
-        method, n_samples, dim, repeats = args.one
-        print(json.dumps(run_case(method, int(n_samples), int(dim), int(repeats))))
+        method, *numbers = args.one
+        n_samples, dim, repeats, threads = map(int, numbers)
+        print(json.dumps(run_case(method, n_samples, dim, repeats, threads)))
         return []
 
     if args.quick:
         # In-process and small: checks that the benchmark runs, not speed.
         cases = [(method, 1_000, 16) for method in args.methods]
-        rows = [run_case(method, n, dim, repeats=1) for method, n, dim in cases]
+        rows = [
+            run_case(method, n, dim, repeats=1, threads=args.threads)
+            for method, n, dim in cases
+        ]
     else:
         rows = []
         for n_samples in args.sizes:
@@ -127,13 +148,15 @@ def main(argv=None):
                 if method == "direct" and n_samples > DIRECT_MAX_N:
                     continue
                 rows.append(
-                    _run_in_subprocess(method, n_samples, args.dim, args.repeats)
+                    _run_in_subprocess(
+                        method, n_samples, args.dim, args.repeats, args.threads
+                    )
                 )
                 print(_format(rows[-1]), file=sys.stderr, flush=True)
 
     print(
-        f"{'method':<24} {'N':>8} {'m':>4} {'seconds':>9} {'peak MiB':>10} "
-        f"{'extra MiB':>10}   value"
+        f"{'method':<24} {'N':>8} {'m':>4} {'thr':>3} {'seconds':>9} {'cpu s':>9} "
+        f"{'peak MiB':>9} {'extra MiB':>9}   value"
     )
     for row in rows:
         print(_format(row))
