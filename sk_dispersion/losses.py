@@ -36,7 +36,9 @@ passes on); formulas that agree on the sphere, such as
 import inspect
 import math
 import numbers
+from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import torch
 
 from sk_dispersion._pairwise import (
@@ -100,7 +102,11 @@ def _prepare(Z, generator, *, min_dim=1):
         raise ValueError(
             f"This loss needs points of dimension >= {min_dim}, got dim={Z.shape[1]}."
         )
-    if not bool(torch.isfinite(Z.detach()).all()):
+    # One cheap reduction: any NaN/inf makes the sum non-finite; the full
+    # check runs only to confirm (unit rows cannot overflow the sum).
+    if not bool(torch.isfinite(Z.detach().sum())) and not bool(
+        torch.isfinite(Z.detach()).all()
+    ):
         raise ValueError("Z contains NaN or infinite values.")
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(
@@ -140,31 +146,80 @@ def _pair_angles(A, B):
 # --------------------------------------------------------------------------
 
 
-def _circle_angles(x, y):
-    """atan2(y, x) whose gradient is capped for points near the plane's normal.
+def _argsort_rows(values):
+    """Argsort along the last dimension (no gradient).
 
-    The value is exact; the gradient is ``(x dy - y dx) / max(r^2, r_min^2)``,
-    i.e. the true angle gradient wherever the projection has radius
-    r >= _MIN_RADIUS and a bounded one where the angle is ill-defined.
+    On the CPU numpy's vectorised argsort is several times faster than
+    torch.sort (measured 0.7 s vs 3.5 s for 16 x 10^6 float32); it releases
+    the GIL, so rows are split over torch's threads.
+    """
+    if values.device.type != "cpu":
+        return torch.argsort(values, dim=-1)
+    array = values.numpy()
+    n_threads = min(torch.get_num_threads(), array.shape[0])
+    if n_threads < 2 or array.size < 2**20:
+        return torch.from_numpy(np.argsort(array, axis=-1))
+    order = np.empty(array.shape, dtype=np.int64)
+    chunks = np.array_split(np.arange(array.shape[0]), n_threads)
+
+    def sort_chunk(rows):
+        order[rows] = np.argsort(array[rows], axis=-1)
+
+    with ThreadPoolExecutor(n_threads) as pool:
+        list(pool.map(sort_chunk, chunks))
+    return torch.from_numpy(order)
+
+
+def _capped_angles(x, y):
+    """atan2(y, x) whose gradient is capped where the projection is short.
+
+    The value is exact; the gradient is ``(x dy - y dx) / max(r^2, r_min^2)``:
+    the true angle gradient wherever r >= _MIN_RADIUS.
     """
     with torch.no_grad():
         angles = torch.atan2(y, x)
         radius2 = (x * x + y * y).clamp_min_(_MIN_RADIUS**2)
     x_value, y_value = x.detach(), y.detach()
     # x_value * y - y_value * x is exactly zero in value (IEEE products commute)
-    # and has the angle's gradient, so only the gradient is modified.
+    # and carries the angle's gradient.
     return angles + (x_value * y - y_value * x) / radius2
 
 
-def _sliced_from_projections(x, y):
-    """Mean squared distance of sorted circle angles to equally spaced targets."""
-    angles = _circle_angles(x, y)
-    n_points = angles.shape[1]
-    sorted_angles, _ = torch.sort(angles, dim=1)
-    k = torch.arange(1, n_points + 1, device=x.device, dtype=x.dtype)
-    offsets = 2.0 * math.pi * k / n_points - math.pi - math.pi / n_points
-    targets = sorted_angles.detach().mean(dim=1, keepdim=True) + offsets
-    return 0.5 * (sorted_angles - targets).square().mean()
+class _CircleSpacing(torch.autograd.Function):
+    """Mean over planes and points of 1/2 (phi_(k) - phi*_(k))^2, fused.
+
+    Inputs are the (L, N) coordinates x, y of the points in L planes. The
+    gradient is built in the same pass: with r_i = phi_i - phi*_rank(i) (the
+    targets held constant), d/dx_i = -r_i y_i / rho_i^2 and d/dy_i = r_i x_i /
+    rho_i^2, where rho_i^2 = max(x_i^2 + y_i^2, _MIN_RADIUS^2) caps the
+    gradient of points whose projection is too short to define an angle.
+    """
+
+    @staticmethod
+    def forward(ctx, x, y):
+        n_planes, n_points = x.shape
+        angles = torch.atan2(y, x)
+        order = _argsort_rows(angles).to(x.device)
+        k = torch.arange(1, n_points + 1, device=x.device, dtype=x.dtype)
+        offsets = 2.0 * math.pi * k / n_points - math.pi - math.pi / n_points
+        sorted_targets = angles.mean(dim=1, keepdim=True) + offsets
+        targets = torch.empty_like(angles).scatter_(1, order, sorted_targets)
+        del order, sorted_targets
+        residual = angles.sub_(targets)
+        del targets
+        scale = 1.0 / (n_planes * n_points)
+        loss = 0.5 * scale * torch.linalg.vector_norm(residual).square()
+        if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
+            radius2 = (x * x).add_(y * y).clamp_min_(_MIN_RADIUS**2)
+            weight = residual.div_(radius2).mul_(scale)
+            del radius2
+            ctx.save_for_backward(weight.mul(y).neg_(), weight.mul_(x))
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        grad_x, grad_y = ctx.saved_tensors
+        return grad_output * grad_x, grad_output * grad_y
 
 
 def _plane_coordinates(work, generator, n_projections):
@@ -232,7 +287,7 @@ def sliced_loss(Z, *, generator=None, n_projections=16):
     _check_positive_int("n_projections", n_projections)
     work, generator = _prepare(Z, generator, min_dim=2)
     coords = _plane_coordinates(work, generator, n_projections)
-    return _finish(_sliced_from_projections(coords[:, 0], coords[:, 1]), Z)
+    return _finish(_CircleSpacing.apply(coords[:, 0], coords[:, 1]), Z)
 
 
 def sliced_axis_loss(Z, *, generator=None, n_projections=16):
@@ -278,9 +333,12 @@ def sliced_axis_loss(Z, *, generator=None, n_projections=16):
     axes = random_axis_pairs(
         n_projections, work.shape[1], generator=generator, device=generator.device
     ).to(work.device)
-    columns = work.T  # (dim, N): gathering rows of Z^T picks coordinates
+    # Gathering columns of the row-major Z, then one transpose, is 3x faster on
+    # a CPU than gathering rows of the strided view Z.T.
+    coords = work.index_select(1, axes.T.flatten()).T.contiguous()
+    n_projections = axes.shape[0]
     return _finish(
-        _sliced_from_projections(columns[axes[:, 0]], columns[axes[:, 1]]), Z
+        _CircleSpacing.apply(coords[:n_projections], coords[n_projections:]), Z
     )
 
 
@@ -808,7 +866,7 @@ def ssw_loss(Z, *, generator=None, n_projections=16):
     # POT's coordinate on [0, 1): (atan2(-y, -x) + pi) / (2 pi), taken from our
     # angles so points with a tiny projection keep a bounded gradient (POT's
     # own projection divides by the projection's norm).
-    angles = _circle_angles(-coords[:, 0], -coords[:, 1])
+    angles = _capped_angles(-coords[:, 0], -coords[:, 1])
     unit_coords = (angles + math.pi) / (2.0 * math.pi)
     ssw2 = ot.lp.semidiscrete_wasserstein2_unif_circle(unit_coords.T).mean()
     return _finish(ssw2, Z)
