@@ -58,11 +58,16 @@ def test_help_lists_every_command(tmp_path):
 @pytest.mark.parametrize(
     "command", ["disperse", "transform", "metrics", "prototypes", "demo"]
 )
-def test_each_command_has_help(command):
+def test_each_command_has_help(command, capsys):
     # In-process: argparse's help is the same text, and 5 interpreters are slow.
-    with pytest.raises(SystemExit) as info:
-        cli.main([command, "--help"])
-    assert info.value.code == 0
+    assert cli.main([command, "--help"]) == 0
+    assert f"usage: sk-dispersion {command}" in capsys.readouterr().out
+
+
+def test_usage_errors_return_2_in_process(capsys):
+    assert cli.main(["metrics"]) == 2
+    assert "the following arguments are required: input" in capsys.readouterr().err
+    assert cli.main(["prototypes", "3", "-2"]) == 2
 
 
 def test_no_command_is_a_usage_error(tmp_path):
@@ -167,55 +172,59 @@ def test_unknown_method_is_a_usage_error(tmp_path, features):
 # ----------------------------------------------------------------------------- commands
 
 
-@pytest.mark.parametrize("ext", [".npy", ".csv", ".parquet", ".vec"])
-def test_disperse_save_and_transform_round_trip(tmp_path, features, ext):
+def test_disperse_then_transform_as_subprocesses(tmp_path, features):
+    np.save(tmp_path / "x.npy", features)
+    proc = run_cli(
+        "disperse", "x.npy", "-o", "out.npy", "--method", "mmd", "--weight", "1",
+        "--n-components", "4", "--max-iter", "20", "--save-model", "model.skops",
+        cwd=tmp_path, check_rc=0,
+    )  # fmt: skip
+    assert "wrote 60 rows x 4 columns to out.npy" in proc.stdout
+    dispersed = np.load(tmp_path / "out.npy")
+    assert dispersed.shape == (60, 4)
+    np.testing.assert_allclose(np.linalg.norm(dispersed, axis=1), 1, atol=1e-5)
+    run_cli(
+        "transform", "model.skops", "x.npy", "-o", "again.npy",
+        cwd=tmp_path, check_rc=0,
+    )  # fmt: skip
+    np.testing.assert_allclose(np.load(tmp_path / "again.npy"), dispersed, atol=1e-6)
+
+
+@pytest.mark.parametrize("ext", [".csv", ".tsv", ".parquet", ".txt", ".vec"])
+def test_disperse_and_transform_keep_tokens_in_every_format(
+    tmp_path, features, ext, monkeypatch, capsys
+):
+    # In-process (same code as the console script, without paying for a fresh
+    # interpreter and torch import per format).
     from sk_dispersion._io import read_features, write_features
 
     if ext == ".parquet":
         pytest.importorskip("pyarrow")
-    tokens = None if ext == ".npy" else [f"w{i}" for i in range(len(features))]
-    write_features(tmp_path / f"x{ext}", features, tokens=tokens)
-    run_cli(
-        "disperse",
-        f"x{ext}",
-        "-o",
-        f"out{ext}",
-        "--method",
-        "mmd",
-        "--weight",
-        "1",
-        "--n-components",
-        "4",
-        "--max-iter",
-        "20",
-        "--save-model",
-        "model.skops",
-        cwd=tmp_path,
-        check_rc=0,
-    )
-    dispersed = read_features(tmp_path / f"out{ext}")
-    assert dispersed.values.shape == (60, 4)
+    monkeypatch.chdir(tmp_path)
+    tokens = [f"w{i}" for i in range(len(features))]
+    write_features(f"x{ext}", features, tokens=tokens)
+    assert cli.main([
+        "disperse", f"x{ext}", "--max-iter", "10", "--save-model", "m.skops",
+    ]) == 0  # fmt: skip
+    assert f"to x.dispersed{ext}" in capsys.readouterr().out
+    dispersed = read_features(f"x.dispersed{ext}")
+    assert dispersed.values.shape == (60, 6)
     assert dispersed.tokens == tokens
-    np.testing.assert_allclose(np.linalg.norm(dispersed.values, axis=1), 1, atol=1e-5)
-
-    run_cli(
-        "transform", "model.skops", f"x{ext}", "-o", f"again{ext}",
-        cwd=tmp_path, check_rc=0,
-    )  # fmt: skip
-    again = read_features(tmp_path / f"again{ext}")
-    np.testing.assert_allclose(again.values, dispersed.values, atol=1e-5)
+    assert cli.main(["transform", "m.skops", f"x{ext}", "-o", f"y{ext}"]) == 0
+    again = read_features(f"y{ext}")
     assert again.tokens == tokens
+    np.testing.assert_allclose(again.values, dispersed.values, atol=1e-6)
 
 
-def test_transform_checks_the_number_of_columns(tmp_path, features):
+def test_transform_checks_the_number_of_columns(tmp_path, features, capsys):
     np.save(tmp_path / "x.npy", features)
-    run_cli(
-        "disperse", "x.npy", "-o", "out.npy", "--max-iter", "5",
-        "--save-model", "m.skops", cwd=tmp_path, check_rc=0,
-    )  # fmt: skip
+    argv = ["disperse", str(tmp_path / "x.npy"), "--max-iter", "5"]
+    assert cli.main([*argv, "--save-model", str(tmp_path / "m.skops")]) == 0
     np.save(tmp_path / "narrow.npy", features[:, :3])
-    proc = run_cli("transform", "m.skops", "narrow.npy", "-o", "n.npy", cwd=tmp_path)
-    assert_one_line_error(proc, "narrow.npy", "3 columns", "fitted on 6")
+    argv = ["transform", str(tmp_path / "m.skops"), str(tmp_path / "narrow.npy")]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert "narrow.npy: has 3 columns but the model was fitted on 6" in err
 
 
 def test_metrics_json_is_machine_readable(tmp_path, features):
