@@ -44,7 +44,15 @@ PUBLIC_PAGES = [
     "sk_dispersion.Disperser",
     "sk_dispersion.disperse",
     "sk_dispersion.make_prototypes",
+    "sk_dispersion.postprocessing.AllButTheTop",
+    "sk_dispersion.postprocessing.HubnessReducer",
     "sk_dispersion.losses.get_loss",
+    "sk_dispersion.losses.DispersionLoss",
+    *(
+        f"sk_dispersion.losses.{name}_loss"
+        for name in ("sliced", "sliced_axis", "lloyd", "mmd", "uniformity")
+        + ("mma", "mmcs", "koleo", "ssw")
+    ),
     "sk_dispersion.metrics.min_angle",
     "sk_dispersion.metrics.nearest_neighbor_angles",
     "sk_dispersion.metrics.circular_variance",
@@ -52,6 +60,7 @@ PUBLIC_PAGES = [
     "sk_dispersion.metrics.uniformity",
     "sk_dispersion.metrics.hubness",
     "sk_dispersion.metrics.dispersion_report",
+    "sk_dispersion.sphere.normalize",
 ]
 
 
