@@ -45,8 +45,8 @@ __all__ = [
 # Accelerators get larger tiles.
 _CPU_BLOCK = 2048
 _ACCELERATOR_BLOCK = 8192
-# Float64 rows gathered at once when recomputing pair angles exactly (~32 MiB).
-_GATHER_BUDGET = 2**21
+# Float64 entries gathered at once when recomputing pair angles exactly (4 MiB).
+_GATHER_BUDGET = 2**19
 # Candidates per row first kept by the float64 re-search of ambiguous rows.
 _REFINE_CANDIDATES = 16
 # Chordal distances below sqrt(1e-6) are recomputed from the rows in the energy:
