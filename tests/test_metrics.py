@@ -304,6 +304,25 @@ def test_hubness_matches_brute_force(k, block_size):
     assert result.antihub_fraction == pytest.approx(np.mean(expected == 0))
 
 
+def test_hubness_grouped_tile_search_matches_brute_force():
+    # Tiles 128 wide take the grouped top-k path; the last one (16) does not.
+    X = _gaussian(400, 5, seed=19)
+    for k in (1, 3, 7):
+        result = hubness(X, k=k, block_size=128)
+        np.testing.assert_array_equal(result.k_occurrence, _brute_k_occurrence(X, k))
+
+
+def test_tile_top_k_equals_a_plain_top_k():
+    generator = torch.Generator().manual_seed(0)
+    for width in (160, 2048):
+        sims = torch.randn(37, width, generator=generator, dtype=torch.float64)
+        sims[5, :100] = -math.inf  # masked entries, as for self-pairs
+        values, columns = metrics._tile_top_k(sims, 9)
+        expected_values, expected_columns = sims.topk(9, dim=1)
+        torch.testing.assert_close(values, expected_values, rtol=0, atol=0)
+        assert torch.equal(columns, expected_columns)
+
+
 def test_hubness_with_k_equal_to_n_minus_one_is_flat():
     result = hubness(_gaussian(6, 3), k=5)
     np.testing.assert_array_equal(result.k_occurrence, 5)
