@@ -47,7 +47,8 @@ def _row_blocks(n_rows, block):
 
 
 def _upper_mask(size, device):
-    return torch.ones(size, size, dtype=torch.bool, device=device).triu_(1)
+    """True on and below the diagonal: the entries a diagonal block must drop."""
+    return torch.ones(size, size, dtype=torch.bool, device=device).tril_()
 
 
 def _pairwise_sweep(Z, pair_fn, block, log_domain, need_grad):
@@ -75,15 +76,19 @@ def _pairwise_sweep(Z, pair_fn, block, log_domain, need_grad):
                 continue  # a one-row diagonal block holds no pair
             cosines = Zi @ Zj.T
             values, derivs = pair_fn(cosines, need_grad)
+            alpha = 1.0
+            if need_grad and not isinstance(derivs, torch.Tensor):
+                # f' = alpha * f (linear) or (exp f)' = alpha * exp f (log):
+                # fold alpha into the matmul instead of a full pass.
+                alpha, derivs = float(derivs), None
             if diagonal:
                 size = i1 - i0
                 if size not in masks:
                     masks[size] = _upper_mask(size, device)
-                mask = masks[size]
-                fill = -math.inf if log_domain else 0.0
-                values = values.masked_fill(~mask, fill)
-                if need_grad:
-                    derivs = derivs.masked_fill(~mask, 0.0)
+                lower = masks[size]
+                values = values.masked_fill_(lower, -math.inf if log_domain else 0.0)
+                if derivs is not None:
+                    derivs = derivs.masked_fill_(lower, 0.0)
             if log_domain:
                 block_max = values.max()
                 if block_max > running_max:
@@ -92,20 +97,23 @@ def _pairwise_sweep(Z, pair_fn, block, log_domain, need_grad):
                     if need_grad:
                         grad.mul_(shrink)
                     running_max = block_max
-                weights = (values - running_max).exp_()
+                weights = values.sub_(running_max).exp_()
                 total = total + weights.sum().to(torch.float64)
                 if need_grad:
-                    derivs = derivs.mul_(weights)
+                    derivs = weights if derivs is None else derivs.mul_(weights)
             else:
                 # float32 block sums (pairwise summation inside torch) are
                 # accurate; accumulating the blocks in float64 keeps it so.
                 total = total + values.sum().to(torch.float64)
+                if need_grad and derivs is None:
+                    derivs = values
             if need_grad:
                 if diagonal:  # both (i, j) and (j, i) live in this block
-                    grad[i0:i1].addmm_(derivs, Zi).addmm_(derivs.T, Zi)
+                    grad[i0:i1].addmm_(derivs, Zi, alpha=alpha)
+                    grad[i0:i1].addmm_(derivs.T, Zi, alpha=alpha)
                 else:
-                    grad[i0:i1].addmm_(derivs, Zj)
-                    grad[j0:j1].addmm_(derivs.T, Zi)
+                    grad[i0:i1].addmm_(derivs, Zj, alpha=alpha)
+                    grad[j0:j1].addmm_(derivs.T, Zi, alpha=alpha)
     if log_domain:
         if need_grad:
             grad.div_(total.to(dtype))
@@ -143,8 +151,11 @@ def pairwise_cosine_mean(Z, pair_fn, *, block_size="auto", log_domain=False):
     ----------
     Z : Tensor of shape (n_points, dim)
     pair_fn : callable
-        ``pair_fn(cosines, need_grad) -> (values, derivatives or None)``, applied
-        to (b, b) blocks of cosines; it may overwrite ``cosines``.
+        ``pair_fn(cosines, need_grad) -> (values, derivatives)`` applied to
+        (b, b) blocks of cosines; it may overwrite ``cosines``. ``derivatives``
+        is None when not ``need_grad``, a tensor of f'(c), or a float alpha
+        meaning f' = alpha f (so the engine folds it into the matmul); in the
+        log domain alpha means f' = alpha.
     block_size : int or "auto"
     log_domain : bool
         If True return ``log mean_{i<j} exp f(c_ij)`` (computed stably) instead.
@@ -161,16 +172,20 @@ class _ElementwiseCosineFn(torch.autograd.Function):
     """Apply ``pair_fn`` to a vector of cosines with its analytic derivative."""
 
     @staticmethod
-    def forward(ctx, cosines, pair_fn):
+    def forward(ctx, cosines, pair_fn, log_domain):
         need_grad = ctx.needs_input_grad[0]
         values, derivs = pair_fn(cosines.clone(), need_grad)
+        if need_grad and not isinstance(derivs, torch.Tensor):
+            # a constant alpha means f' = alpha f (linear), f' = alpha (log)
+            alpha = float(derivs)
+            derivs = torch.full_like(values, alpha) if log_domain else values * alpha
         ctx.save_for_backward(derivs if need_grad else None)
         return values
 
     @staticmethod
     def backward(ctx, grad_output):
         (derivs,) = ctx.saved_tensors
-        return grad_output * derivs, None
+        return grad_output * derivs, None, None
 
 
 def sampled_pairs(n_rows, n_pairs, generator, device):
@@ -183,7 +198,7 @@ def sampled_pairs(n_rows, n_pairs, generator, device):
 def sampled_cosine_mean(Z, pair_fn, rows, cols, *, log_domain=False):
     """Mean (or log-mean-exp) of ``f(z_i . z_j)`` over the given pairs, autograd."""
     cosines = (Z[rows] * Z[cols]).sum(dim=1)
-    values = _ElementwiseCosineFn.apply(cosines, pair_fn)
+    values = _ElementwiseCosineFn.apply(cosines, pair_fn, log_domain)
     if log_domain:
         return torch.logsumexp(values, dim=0) - math.log(values.shape[0])
     return values.mean()

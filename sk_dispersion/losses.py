@@ -188,38 +188,42 @@ def _capped_angles(x, y):
 class _CircleSpacing(torch.autograd.Function):
     """Mean over planes and points of 1/2 (phi_(k) - phi*_(k))^2, fused.
 
-    Inputs are the (L, N) coordinates x, y of the points in L planes. The
-    gradient is built in the same pass: with r_i = phi_i - phi*_rank(i) (the
-    targets held constant), d/dx_i = -r_i y_i / rho_i^2 and d/dy_i = r_i x_i /
-    rho_i^2, where rho_i^2 = max(x_i^2 + y_i^2, _MIN_RADIUS^2) caps the
-    gradient of points whose projection is too short to define an angle.
+    Input: coordinates (L, 2, N) of the N points in L planes. The gradient is
+    built in the same pass: with r_i = phi_i - phi*_rank(i) (the targets held
+    constant), d/dx_i = -r_i y_i / rho_i^2 and d/dy_i = r_i x_i / rho_i^2,
+    where rho_i^2 = max(x_i^2 + y_i^2, _MIN_RADIUS^2) caps the gradient of
+    points whose projection is too short to define an angle.
     """
 
     @staticmethod
-    def forward(ctx, x, y):
-        n_planes, n_points = x.shape
+    def forward(ctx, coords):
+        n_planes, _, n_points = coords.shape
+        x, y = coords[:, 0], coords[:, 1]
         angles = torch.atan2(y, x)
-        order = _argsort_rows(angles).to(x.device)
-        k = torch.arange(1, n_points + 1, device=x.device, dtype=x.dtype)
+        order = _argsort_rows(angles).to(coords.device)
+        k = torch.arange(1, n_points + 1, device=coords.device, dtype=coords.dtype)
         offsets = 2.0 * math.pi * k / n_points - math.pi - math.pi / n_points
-        sorted_targets = angles.mean(dim=1, keepdim=True) + offsets
-        targets = torch.empty_like(angles).scatter_(1, order, sorted_targets)
-        del order, sorted_targets
-        residual = angles.sub_(targets)
-        del targets
+        # residual = angle - (mean angle + offset of its rank); targets constant
+        mean = angles.mean(dim=1, keepdim=True)
+        ranked = torch.empty_like(angles).scatter_(1, order, offsets.expand_as(angles))
+        del order
+        residual = angles.sub_(ranked).sub_(mean)
+        del ranked
         scale = 1.0 / (n_planes * n_points)
         loss = 0.5 * scale * torch.linalg.vector_norm(residual).square()
-        if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
-            radius2 = (x * x).add_(y * y).clamp_min_(_MIN_RADIUS**2)
-            weight = residual.div_(radius2).mul_(scale)
-            del radius2
-            ctx.save_for_backward(weight.mul(y).neg_(), weight.mul_(x))
+        if ctx.needs_input_grad[0]:
+            weight = residual.div_((x * x).add_(y * y).clamp_min_(_MIN_RADIUS**2))
+            weight.mul_(scale)
+            grad = torch.empty_like(coords)
+            torch.mul(weight, y, out=grad[:, 0]).neg_()
+            torch.mul(weight, x, out=grad[:, 1])
+            ctx.save_for_backward(grad)
         return loss
 
     @staticmethod
     def backward(ctx, grad_output):
-        grad_x, grad_y = ctx.saved_tensors
-        return grad_output * grad_x, grad_output * grad_y
+        (grad,) = ctx.saved_tensors
+        return grad_output * grad
 
 
 def _plane_coordinates(work, generator, n_projections):
@@ -287,7 +291,7 @@ def sliced_loss(Z, *, generator=None, n_projections=16):
     _check_positive_int("n_projections", n_projections)
     work, generator = _prepare(Z, generator, min_dim=2)
     coords = _plane_coordinates(work, generator, n_projections)
-    return _finish(_CircleSpacing.apply(coords[:, 0], coords[:, 1]), Z)
+    return _finish(_CircleSpacing.apply(coords), Z)
 
 
 def sliced_axis_loss(Z, *, generator=None, n_projections=16):
@@ -335,11 +339,8 @@ def sliced_axis_loss(Z, *, generator=None, n_projections=16):
     ).to(work.device)
     # Gathering columns of the row-major Z, then one transpose, is 3x faster on
     # a CPU than gathering rows of the strided view Z.T.
-    coords = work.index_select(1, axes.T.flatten()).T.contiguous()
-    n_projections = axes.shape[0]
-    return _finish(
-        _CircleSpacing.apply(coords[:n_projections], coords[n_projections:]), Z
-    )
+    coords = work.index_select(1, axes.flatten()).T.contiguous()
+    return _finish(_CircleSpacing.apply(coords.view(-1, 2, work.shape[0])), Z)
 
 
 # --------------------------------------------------------------------------
@@ -420,7 +421,7 @@ def _chordal_kernel(kernel, gamma, s, eps):
 
         def pair_fn(c, need_grad):
             values = c.sub_(1.0).mul_(2.0 * gamma).exp_()
-            return values, (values * (2.0 * gamma) if need_grad else None)
+            return values, (2.0 * gamma if need_grad else None)
 
     elif kernel == "laplace":
 
@@ -637,9 +638,8 @@ def uniformity_loss(Z, *, generator=None, t=2.0, block_size="auto", n_pairs=None
     scale = 2.0 * float(t)
 
     def pair_fn(c, need_grad):
-        log_weights = c.sub_(1.0).mul_(scale)  # -t (2 - 2c)
-        derivs = torch.full_like(log_weights, scale) if need_grad else None
-        return log_weights, derivs
+        log_weights = c.sub_(1.0).mul_(scale)  # -t (2 - 2c), slope 2t
+        return log_weights, (scale if need_grad else None)
 
     loss = _pair_mean(work, pair_fn, generator, block_size, n_pairs, True)
     return _finish(loss, Z)
