@@ -79,22 +79,24 @@ def _run_job(job):
             return _naive_loss(job["name"], X)
     else:
         loss_fn = get_loss(job["name"])
-    times = []
+    times, cpu_times = [], []
     for repeat in range(job["warmup"] + job["repeats"]):
         X = Z.detach().requires_grad_()
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         loss = loss_fn(X, generator=torch.Generator().manual_seed(repeat))
         loss.backward()
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
         if not (torch.isfinite(loss) and torch.isfinite(X.grad).all()):
             raise RuntimeError(f"non-finite loss or gradient in {job}")
         if repeat >= job["warmup"]:
             times.append(elapsed)
+            cpu_times.append(cpu)
         del X, loss
     return {
         **job,
         "times": times,
         "median_s": statistics.median(times),
+        "median_cpu_s": statistics.median(cpu_times),
         "rss_before": rss_before,
         "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
     }
@@ -160,6 +162,10 @@ def _plan(args):
     return pair, linear, memory
 
 
+def _secs(row):
+    return f"{row['median_s']:.3g} ({row['median_cpu_s']:.3g})"
+
+
 def _mib(n_bytes):
     return n_bytes / 2**20
 
@@ -168,11 +174,19 @@ def _render(args, pair, linear, memory, started, load_start, load_end):
     import torch
 
     threads = args.threads or torch.get_num_threads()
-    command = "python benchmarks/bench_losses.py" + (" --quick" if args.quick else "")
+    options = [
+        "--quick" if args.quick else "",
+        f"--repeats {args.repeats}" if args.repeats != 5 else "",
+        f"--threads {args.threads}" if args.threads else "",
+    ]
+    command = " ".join(
+        ["python benchmarks/bench_losses.py"] + [o for o in options if o]
+    )
     lines = [
         "# Loss benchmarks",
         "",
-        f"Command: `{command}` (repeats={args.repeats}, threads={threads}); "
+        f"Command: `{command}` (repeats={pair[0][0]['repeats']}, "
+        f"threads={threads}); "
         f"run {started:%Y-%m-%d %H:%M} UTC.",
         f"Machine: {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPUs, torch {torch.__version__}, float32, CPU. "
@@ -180,36 +194,46 @@ def _render(args, pair, linear, memory, started, load_start, load_end):
         "(other jobs shared the machine).",
         "",
         "Times are the median wall-clock seconds of one forward + backward over",
-        "the repeats (after one warm-up); peak RSS is the whole fresh process",
-        "(Python, torch, the points and their gradient included).",
+        "the repeats (after one warm-up), with the process CPU seconds beside",
+        "them (with one thread, CPU time is what the step costs on an idle core;",
+        "wall time also counts waiting for a core on a loaded machine). Peak RSS",
+        "is the whole fresh process (Python, torch, the points and their",
+        "gradient included).",
         "",
         f"## Pairwise losses vs the direct full-matrix implementation, "
         f"N = {pair[0][0]['n']:,}, m = {pair[0][0]['m']}",
         "",
-        "| method | N | m | blockwise s | naive s | speed-up | blockwise peak MiB "
-        "| naive peak MiB |",
+        "| method | N | m | blockwise s (CPU s) | naive s (CPU s) | speed-up wall "
+        "(CPU) | blockwise peak MiB | naive peak MiB |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for ours, naive in pair:
         lines.append(
-            f"| {ours['name']} | {ours['n']:,} | {ours['m']} | {ours['median_s']:.3f} "
-            f"| {naive['median_s']:.3f} | {naive['median_s'] / ours['median_s']:.1f}x "
+            f"| {ours['name']} | {ours['n']:,} | {ours['m']} | {_secs(ours)} "
+            f"| {_secs(naive)} | {naive['median_s'] / ours['median_s']:.1f}x "
+            f"({naive['median_cpu_s'] / ours['median_cpu_s']:.1f}x) "
             f"| {_mib(ours['peak_rss']):.0f} | {_mib(naive['peak_rss']):.0f} |"
         )
     lines += [
         "",
         f"## Sliced and Lloyd (16 planes / 256 samples), m = {linear[0]['m']}",
         "",
-        "| method | N | m | median s | growth vs N/10 | peak MiB |",
+        "| method | N | m | median s (CPU s) | growth vs N/10, wall (CPU) | peak MiB |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     previous = {}
     for row in linear:
         prior = previous.get(row["name"])
-        growth = f"{row['median_s'] / prior['median_s']:.1f}x" if prior else "-"
+        growth = "-"
+        if prior:
+            growth = (
+                f"{row['median_s'] / prior['median_s']:.1f}x "
+                f"({row['median_cpu_s'] / prior['median_cpu_s']:.1f}x) "
+                f"for {row['n'] / prior['n']:.0f}x N"
+            )
         previous[row["name"]] = row
         lines.append(
-            f"| {row['name']} | {row['n']:,} | {row['m']} | {row['median_s']:.3f} "
+            f"| {row['name']} | {row['n']:,} | {row['m']} | {_secs(row)} "
             f"| {growth} | {_mib(row['peak_rss']):.0f} |"
         )
     lines += [
@@ -217,13 +241,13 @@ def _render(args, pair, linear, memory, started, load_start, load_end):
         f"## Memory of one step at N = {memory[0]['n']:,}, m = {memory[0]['m']} "
         f"(limit {MEMORY_LIMIT_MIB:.0f} MiB)",
         "",
-        "| method | N | m | s | RSS before step MiB | peak MiB | under limit |",
+        "| method | N | m | s (CPU s) | RSS before step MiB | peak MiB | under limit |",
         "|---|---:|---:|---:|---:|---:|---|",
     ]
     for row in memory:
         peak = _mib(row["peak_rss"])
         lines.append(
-            f"| {row['name']} | {row['n']:,} | {row['m']} | {row['median_s']:.1f} "
+            f"| {row['name']} | {row['n']:,} | {row['m']} | {_secs(row)} "
             f"| {_mib(row['rss_before']):.0f} | {peak:.0f} "
             f"| {'yes' if peak < MEMORY_LIMIT_MIB else 'NO'} |"
         )

@@ -25,6 +25,34 @@ exact near 0 and :math:`\pi`. Coincident and antipodal points therefore give
 finite losses and gradients. Half-precision input is computed in float32 and
 the result cast back.
 
+Known optima. Descending (projected gradient, decaying step) from random
+starts reaches the optimal configurations of 4 and 6 points in R^3, d + 1
+points in R^d (the simplex, angle arccos(-1/d)) and 2d points in R^d (the
+cross-polytope, 90 deg) within 0.2 deg in our runs (the tests assert 1 deg)
+for ``mmd`` (gaussian, laplace and riesz kernels, chordal or geodesic, and
+the chordal log energy), ``uniformity``, ``mma``, ``mmcs`` and ``koleo``
+(tests/test_losses.py). The
+simplex and cross-polytope are universally optimal (Cohn & Kumar, 2007), so
+every kernel that is completely monotone in the squared chordal distance has
+them as minimisers. Exceptions, by design of the objective:
+
+* ``sliced`` and ``ssw`` are stochastic and their minimisers for a few points
+  are not the Tammes configurations: descending the sliced loss on 4000 fixed
+  planes settles about 20 deg away from the tetrahedron, at a lower sliced loss
+  than the tetrahedron's. They target uniformity of the projections, which
+  matters for many points, not max-min angles for a handful.
+* ``sliced_axis`` only looks at coordinate planes, so it is not rotation
+  invariant and favours axis-aligned configurations.
+* ``lloyd`` is minimised by centroidal Voronoi configurations (the optima
+  above), but each call sees only ``n_samples`` random points, so descent
+  fluctuates around them: 1000 steps with 2048 samples ended 0.4-1.4 deg
+  away; 2000 decaying steps with 4096 samples reach 1 deg (a slow test).
+* The geodesic log energy (``mmd``, kernel="riesz", s=0, distance="geodesic")
+  prefers antipodal pairs: 4 points on a square beat the tetrahedron.
+* ``mma`` / ``mmcs`` / ``koleo`` only feel each point's nearest neighbour and
+  are non-smooth: plain descent with a fixed step oscillates and can stall; a
+  decaying step converges.
+
 Gradients are taken with respect to the ambient coordinates of Z. The losses
 are defined on the sphere only, so the meaningful part of a gradient is its
 tangent component (what a normalisation layer or a Riemannian optimiser
