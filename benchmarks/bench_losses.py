@@ -251,6 +251,17 @@ def _render(args, pair, linear, memory, started, load_start, load_end):
             f"| {_mib(row['rss_before']):.0f} | {peak:.0f} "
             f"| {'yes' if peak < MEMORY_LIMIT_MIB else 'NO'} |"
         )
+    lines += [
+        "",
+        "Notes. Blockwise: `sk_dispersion.losses` with its defaults (512-row",
+        "blocks on a CPU, upper-triangle block pairs only; kernel losses build",
+        "the gradient in the same sweep, nearest-neighbour losses search",
+        "without gradient and then differentiate the N gathered pairs). Naive:",
+        "`Z @ Z.T`, then `triu_indices` gather + kernel + mean (mmd: gaussian,",
+        "gamma = 2; uniformity: t = 2) or diagonal mask + row max (mma, mmcs,",
+        "koleo), then autograd. Sliced: 16 planes, one matmul and one batched",
+        "argsort; lloyd: 256 fresh samples, blockwise nearest-point search.",
+    ]
     return "\n".join(lines) + "\n"
 
 
