@@ -19,6 +19,7 @@ Two engines:
 import math
 
 import torch
+from torch.autograd.function import once_differentiable
 
 # Rows per block for block_size="auto". On a CPU a (512, 512) float32 block
 # (1 MiB) stays in cache and was fastest (measured 256-4096 at N = 10^4,
@@ -139,6 +140,7 @@ class _PairwiseCosineMean(torch.autograd.Function):
         return value.to(Z.dtype)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_output):
         (grad,) = ctx.saved_tensors
         return grad_output * grad, None, None, None
@@ -183,6 +185,7 @@ class _ElementwiseCosineFn(torch.autograd.Function):
         return values
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_output):
         (derivs,) = ctx.saved_tensors
         return grad_output * derivs, None, None

@@ -58,7 +58,9 @@ are defined on the sphere only, so the meaningful part of a gradient is its
 tangent component (what a normalisation layer or a Riemannian optimiser
 passes on); formulas that agree on the sphere, such as
 :math:`\arccos c_{ij}` and :math:`2\,\mathrm{atan2}(\|z_i - z_j\|,
-\|z_i + z_j\|)`, may differ in the radial component.
+\|z_i + z_j\|)`, may differ in the radial component. The blockwise kernel
+losses and the sliced losses compute their gradient in the forward sweep
+(custom autograd functions), so they are differentiable once: no Hessians.
 """
 
 import inspect
@@ -68,6 +70,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
+from torch.autograd.function import once_differentiable
 
 from sk_dispersion._pairwise import (
     nearest_neighbors,
@@ -249,6 +252,7 @@ class _CircleSpacing(torch.autograd.Function):
         return loss
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_output):
         (grad,) = ctx.saved_tensors
         # loss.backward() seeds 1: skip a pass over 2 L N entries (CPU only, a
