@@ -400,6 +400,20 @@ def check_output_path(output, inputs=()):
             )
 
 
+def _new_file_mode():
+    """0666 less the process umask (read without a race where Linux allows)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write(path, write, *, binary=True):
     """Write ``path`` by calling ``write(handle)`` on a temporary file, then
     :func:`os.replace` it into place; on any error the target is untouched."""
@@ -409,6 +423,14 @@ def atomic_write(path, write, *, binary=True):
         prefix=f".{path.name}.", suffix=".tmp", dir=directory
     )
     try:
+        # mkstemp makes the file private (0600); give the result the mode a
+        # plain open() would (0666 less the umask), or keep the replaced file's.
+        if hasattr(os, "fchmod"):
+            try:
+                mode = path.stat().st_mode & 0o777
+            except OSError:
+                mode = _new_file_mode()
+            os.fchmod(fd, mode)
         mode = "wb" if binary else "w"
         kwargs = {} if binary else {"encoding": "utf-8", "newline": ""}
         with os.fdopen(fd, mode, **kwargs) as handle:

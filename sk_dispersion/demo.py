@@ -89,6 +89,55 @@ def _say(message):
     print(message, flush=True)
 
 
+class _Stages:
+    """A progress bar over the named stages of a long step.
+
+    Some stages (the hub correction's fit, the exact metrics of 50,000 words)
+    report nothing while they run, so a background thread refreshes the bar
+    once a second: the elapsed time keeps moving and the current stage is
+    named.
+    """
+
+    def __init__(self, desc, names):
+        self.names = list(names)
+        self.desc = desc
+        self.bar = None
+        self._stop = None
+        self._thread = None
+
+    def __enter__(self):
+        import threading
+
+        self.bar = _progress(total=len(self.names), desc=self.desc, unit="stage")
+        self._stop = threading.Event()
+
+        def tick():
+            while not self._stop.wait(1.0):
+                self.bar.refresh()
+
+        self._thread = threading.Thread(target=tick, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.bar.close()
+        return False
+
+    def stage(self, name):
+        """Context manager: mark ``name`` (one of ``names``) as running."""
+        import contextlib
+
+        @contextlib.contextmanager
+        def running():
+            self.bar.set_postfix_str(name, refresh=True)
+            yield
+            self.bar.update()
+
+        return running()
+
+
 def _geometry(X, k, device):
     """NN angles, k-occurrence and the headline metrics of X (rows normalised)."""
     from sk_dispersion.metrics import (
@@ -345,19 +394,34 @@ def run_glove(config, *, device="auto", random_state=0):
     }
     rows = evaluated_rows(words, tests, config)
     eval_words = [words[i] for i in rows]
-    _say(f"GloVe: scoring the raw vectors ({len(rows):,} evaluated words)...")
-    before = _glove_scores(vectors[rows], eval_words, tests, config, device)
     model = glove_model(config, device=device, random_state=random_state)
     _say(
-        f"GloVe: fitting {_describe(model)} on the "
-        f"{config.glove_fit_words:,} most frequent words..."
+        f"GloVe: raw vectors vs {_describe(model)} fitted on the "
+        f"{config.glove_fit_words:,} most frequent words; "
+        f"{len(rows):,} evaluated words..."
     )
-    fit_start = time.perf_counter()
-    model.fit(vectors[: config.glove_fit_words])
-    fit_seconds = time.perf_counter() - fit_start
-    _say("GloVe: transforming and scoring the evaluated words...")
-    dispersed = np.asarray(model.transform(vectors[rows]), dtype=np.float32)
-    after = _glove_scores(dispersed, eval_words, tests, config, device)
+    stages = (
+        "scoring the raw vectors",
+        "fitting all-but-the-top + disperser",
+        "fitting the hub correction",
+        "transforming the evaluated words",
+        "scoring the dispersed vectors",
+    )
+    with _Stages("GloVe", stages) as progress:
+        with progress.stage(stages[0]):
+            before = _glove_scores(vectors[rows], eval_words, tests, config, device)
+        fit_start = time.perf_counter()
+        # Pipeline.fit step by step, so the bar can say which step runs.
+        head, last = model[:-1], model[-1]
+        with progress.stage(stages[1]):
+            reduced = head.fit_transform(vectors[: config.glove_fit_words])
+        with progress.stage(stages[2]):
+            last.fit(reduced)
+        fit_seconds = time.perf_counter() - fit_start
+        with progress.stage(stages[3]):
+            dispersed = np.asarray(model.transform(vectors[rows]), dtype=np.float32)
+        with progress.stage(stages[4]):
+            after = _glove_scores(dispersed, eval_words, tests, config, device)
     return {
         "n_words": len(words),
         "n_evaluated": len(rows),

@@ -218,3 +218,15 @@ def test_text_format_refuses_tokens_with_whitespace(tmp_path, values):
     with pytest.raises(FeatureFileError, match="contains whitespace"):
         write_features(tmp_path / "a.txt", values, tokens=["a b", "c", "d", "e", "f"])
     assert not (tmp_path / "a.txt").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "fchmod"), reason="POSIX file modes only")
+def test_atomic_write_gives_the_mode_a_plain_open_would(tmp_path):
+    # mkstemp files are private (0600); an output file must not be.
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    atomic_write(tmp_path / "new.txt", lambda f: f.write(b"x"))
+    assert (tmp_path / "new.txt").stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+    os.chmod(plain, 0o640)
+    atomic_write(plain, lambda f: f.write(b"y"))
+    assert plain.stat().st_mode & 0o777 == 0o640 and plain.read_text() == "y"
