@@ -17,7 +17,10 @@ user input. The pieces, in the order the solver uses them:
    objective itself, a tangent step that minimises the largest linearised
    cosine over the near-closest pairs inside a trust region, kept only when
    the true minimum angle improves;
-4. perturb-and-retry (basin hopping) around the best configuration;
+4. retry rounds that alternate between perturbing the best configuration
+   (basin hopping, noise from 2% to 50% of the expected angle) and fresh
+   random starts, until a plateau, a round limit, a deadline or a target
+   angle;
 5. for many points (``anneal_knn``), the same energy restricted to each
    point's exact nearest neighbours, refreshed every few steps, so no n x n
    matrix is held.
