@@ -105,6 +105,11 @@ DISTANCES = ("chordal", "geodesic")
 # their angle gradient is capped at 1 / _MIN_RADIUS instead of 1 / radius.
 _MIN_RADIUS = 1e-3
 
+# Entries (planes x points) of the sliced losses processed at once: their
+# float32 temporaries then fit in a core's cache (measured 3.7x faster than
+# all planes at once for 16 x 10^6).
+_SLICE_CHUNK = 2**18
+
 
 # --------------------------------------------------------------------------
 # input handling and randomness
@@ -177,24 +182,47 @@ def _pair_angles(A, B):
 # --------------------------------------------------------------------------
 
 
+def _sort_rows_numpy(array):
+    """Argsort of each row of a float numpy array.
+
+    float32 rows are sorted as packed int64 keys (order-preserving bits of
+    the value in the high half, the index in the low half): numpy's SIMD sort
+    of int64 is 2-4x faster than its argsort (measured 0.17 s vs 0.39 s for
+    16 x 10^6 here) and gives the order of a stable argsort (ties by index).
+    Other dtypes use numpy's argsort.
+    """
+    if array.dtype != np.float32 or array.shape[-1] >= 2**31:
+        return np.argsort(array, axis=-1)
+    keys = array.view(np.int32).astype(np.int64)
+    # sign-magnitude bits -> ordered integers: a negative float with magnitude
+    # bits b gets -b (so -0.0 and 0.0 tie, as in a float comparison)
+    keys ^= (keys >> 31) & 0x7FFFFFFF
+    keys -= keys >> 63
+    keys <<= 32
+    keys |= np.arange(array.shape[-1], dtype=np.int64)
+    keys.sort(axis=-1)
+    keys &= 0xFFFFFFFF
+    return keys
+
+
 def _argsort_rows(values):
     """Argsort along the last dimension (no gradient).
 
-    On the CPU numpy's vectorised argsort is several times faster than
-    torch.sort (measured 0.7 s vs 3.5 s for 16 x 10^6 float32); it releases
+    On the CPU numpy's vectorised sort is several times faster than
+    torch.sort (measured 0.17 s vs 3.5 s for 16 x 10^6 float32); it releases
     the GIL, so rows are split over torch's threads.
     """
     if values.device.type != "cpu":
         return torch.argsort(values, dim=-1)
     array = values.numpy()
     n_threads = min(torch.get_num_threads(), array.shape[0])
-    if n_threads < 2 or array.size < 2**20:
-        return torch.from_numpy(np.argsort(array, axis=-1))
+    if n_threads < 2 or array.size < 2**18:
+        return torch.from_numpy(_sort_rows_numpy(array))
     order = np.empty(array.shape, dtype=np.int64)
     chunks = np.array_split(np.arange(array.shape[0]), n_threads)
 
     def sort_chunk(rows):
-        order[rows] = np.argsort(array[rows], axis=-1)
+        order[rows] = _sort_rows_numpy(array[rows])
 
     with ThreadPoolExecutor(n_threads) as pool:
         list(pool.map(sort_chunk, chunks))
@@ -224,32 +252,48 @@ class _CircleSpacing(torch.autograd.Function):
     constant), d/dx_i = -r_i y_i / rho_i^2 and d/dy_i = r_i x_i / rho_i^2,
     where rho_i^2 = max(x_i^2 + y_i^2, _MIN_RADIUS^2) caps the gradient of
     points whose projection is too short to define an angle.
+
+    Planes are processed in groups of about ``_SLICE_CHUNK`` entries, so the
+    angle, rank and residual temporaries stay cache-sized and memory is
+    O(L N) for the coordinates and gradient plus O(chunk) extra.
     """
 
     @staticmethod
     def forward(ctx, coords):
         n_planes, _, n_points = coords.shape
-        x, y = coords[:, 0], coords[:, 1]
-        angles = torch.atan2(y, x)
-        order = _argsort_rows(angles).to(coords.device)
+        need_grad = ctx.needs_input_grad[0]
         k = torch.arange(1, n_points + 1, device=coords.device, dtype=coords.dtype)
         offsets = 2.0 * math.pi * k / n_points - math.pi - math.pi / n_points
-        # residual = angle - (mean angle + offset of its rank); targets constant
-        mean = angles.mean(dim=1, keepdim=True)
-        ranked = torch.empty_like(angles).scatter_(1, order, offsets.expand_as(angles))
-        del order
-        residual = angles.sub_(ranked).sub_(mean)
-        del ranked
         scale = 1.0 / (n_planes * n_points)
-        loss = 0.5 * scale * torch.linalg.vector_norm(residual).square()
-        if ctx.needs_input_grad[0]:
-            weight = residual.div_((x * x).add_(y * y).clamp_min_(_MIN_RADIUS**2))
-            weight.mul_(scale)
-            grad = torch.empty_like(coords)
-            torch.mul(weight, y, out=grad[:, 0]).neg_()
-            torch.mul(weight, x, out=grad[:, 1])
+        grad = torch.empty_like(coords) if need_grad else None
+        total = torch.zeros((), dtype=torch.float64, device=coords.device)
+        step = max(1, _SLICE_CHUNK // n_points)
+        if coords.device.type == "cpu" and n_points >= 2**18:
+            step = max(step, torch.get_num_threads())  # one sort per thread
+        for first in range(0, n_planes, step):
+            planes = slice(first, first + step)
+            x, y = coords[planes, 0], coords[planes, 1]
+            angles = torch.atan2(y, x)
+            order = _argsort_rows(angles).to(coords.device)
+            # residual = angle - (mean angle + offset of its rank); targets
+            # constant
+            mean = angles.mean(dim=1, keepdim=True)
+            ranked = torch.empty_like(angles).scatter_(
+                1, order, offsets.expand_as(angles)
+            )
+            del order
+            residual = angles.sub_(ranked).sub_(mean)
+            del ranked
+            total += torch.linalg.vector_norm(residual, dtype=torch.float64).square()
+            if need_grad:
+                weight = residual.div_(
+                    (x * x).add_(y * y).clamp_min_(_MIN_RADIUS**2)
+                ).mul_(scale)
+                torch.mul(weight, y, out=grad[planes, 0]).neg_()
+                torch.mul(weight, x, out=grad[planes, 1])
+        if need_grad:
             ctx.save_for_backward(grad)
-        return loss
+        return (0.5 * scale * total).to(coords.dtype)
 
     @staticmethod
     @once_differentiable

@@ -14,11 +14,14 @@ import numpy as np
 import pytest
 import torch
 
+from sk_dispersion import losses as losses_module
 from sk_dispersion._pairwise import nearest_neighbors, nearest_rows, sampled_pairs
 from sk_dispersion.losses import (
     LOSSES,
     DispersionLoss,
+    _argsort_rows,
     _neighbor_pairs,
+    _sort_rows_numpy,
     default_params,
     get_loss,
     lloyd_loss,
@@ -424,18 +427,56 @@ def test_lloyd_matches_direct_formula():
         torch.testing.assert_close(tangent(Z, grad), tangent(Z, expected_grad))
 
 
-def test_sliced_matches_direct_formula():
-    Z = unit_rows(13, 4)
-    planes = random_planes(3, 4, generator=seeded(2), dtype=torch.float64)
+def _reference_sliced(Z, planes):
+    n_points = len(Z)
     phi = torch.atan2(Z @ planes[:, :, 1].T, Z @ planes[:, :, 0].T).T  # (L, N)
     phi_sorted = phi.sort(dim=1).values
-    k = torch.arange(1, 14, dtype=torch.float64)
-    targets = (
-        phi.mean(dim=1, keepdim=True) + 2 * math.pi * k / 13 - math.pi - math.pi / 13
-    )
-    expected = (0.5 * (phi_sorted - targets) ** 2).mean()
-    loss = sliced_loss(Z, generator=seeded(2), n_projections=3)
+    k = torch.arange(1, n_points + 1, dtype=Z.dtype)
+    offsets = 2 * math.pi * k / n_points - math.pi - math.pi / n_points
+    targets = phi.mean(dim=1, keepdim=True).detach() + offsets
+    return (0.5 * (phi_sorted - targets) ** 2).mean()
+
+
+# chunk (planes x points per group): one plane per group, groups that split the
+# 5 planes unevenly, all planes at once
+@pytest.mark.parametrize("chunk", [1, 26, 2**18])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sliced_matches_direct_formula(monkeypatch, chunk, dtype):
+    monkeypatch.setattr(losses_module, "_SLICE_CHUNK", chunk)
+    Z = unit_rows(13, 4, dtype=dtype)
+    planes = random_planes(5, 4, generator=seeded(2), dtype=dtype)
+    expected, expected_grad = value_and_grad(_reference_sliced, Z, planes=planes)
+    loss, grad = value_and_grad(sliced_loss, Z, generator=seeded(2), n_projections=5)
     torch.testing.assert_close(loss, expected)
+    torch.testing.assert_close(grad, expected_grad)
+
+
+def test_row_sort_matches_stable_argsort():
+    # float32 rows go through packed int64 keys: signs, -0.0, ties, +-pi
+    gen = np.random.default_rng(0)
+    values = gen.uniform(-math.pi, math.pi, (3, 1000)).astype(np.float32)
+    values[:, :50] = values[:, 50:100]  # ties
+    values[0, 100:106] = [0.0, -0.0, math.pi, -math.pi, 1e-30, -1e-30]
+    values[1] = np.round(values[1], 1)  # many ties
+    expected = np.argsort(values, axis=-1, kind="stable")
+    np.testing.assert_array_equal(_sort_rows_numpy(values), expected)
+    as_float64 = values.astype(np.float64)
+    np.testing.assert_array_equal(
+        np.take_along_axis(as_float64, _sort_rows_numpy(as_float64), -1),
+        np.sort(as_float64, axis=-1),
+    )
+
+
+def test_threaded_row_sort_matches_single_thread():
+    values = torch.rand(3, 2**18, generator=seeded(0)) * 2 - 1
+    single = _argsort_rows(values)
+    torch.set_num_threads(2)  # the module fixture restores one thread
+    try:
+        threaded = _argsort_rows(values)
+    finally:
+        torch.set_num_threads(1)
+    assert torch.equal(threaded, single)
+    assert torch.equal(values.gather(1, single), values.sort(dim=1).values)
 
 
 def test_sliced_is_zero_for_equally_spaced_points_on_a_circle():
