@@ -258,3 +258,42 @@ def test_prototypes_writes_unit_vectors(tmp_path):
     np.testing.assert_allclose(np.linalg.norm(points, axis=1), 1, atol=1e-6)
     # The octahedron is optimal for 6 points in R^3: 90 degrees.
     assert "minimum angle 9" in proc.stdout
+
+
+@pytest.mark.parametrize("ext", [".csv", ".tsv", ".parquet", ".txt", ".vec"])
+def test_metrics_reads_every_format_as_a_subprocess(tmp_path, features, ext):
+    # The console script's own reading of each format (the in-process test above
+    # covers disperse/transform in every format).
+    from sk_dispersion._io import write_features
+
+    if ext == ".parquet":
+        pytest.importorskip("pyarrow")
+    write_features(tmp_path / f"x{ext}", features, tokens=[f"w{i}" for i in range(60)])
+    proc = run_cli("metrics", f"x{ext}", "--json", cwd=tmp_path, check_rc=0)
+    report = json.loads(proc.stdout)
+    assert (report["n_rows"], report["n_columns"]) == (60, 6)
+    from sk_dispersion.metrics import min_angle
+
+    assert report["min_angle_deg"] == pytest.approx(min_angle(features), rel=1e-4)
+
+
+def test_disperse_and_transform_keep_word_vector_tokens_as_subprocesses(
+    tmp_path, features
+):
+    from sk_dispersion._io import read_features, write_features
+
+    tokens = [f"word{i}" for i in range(60)]
+    write_features(tmp_path / "x.vec", features, tokens=tokens)
+    run_cli(
+        "disperse", "x.vec", "--max-iter", "10", "--save-model", "m.skops",
+        cwd=tmp_path, check_rc=0,
+    )  # fmt: skip
+    first = (tmp_path / "x.dispersed.vec").read_text().splitlines()
+    assert first[0] == "60 6"  # .vec keeps the word2vec header
+    assert first[1].split()[0] == "word0"
+    run_cli("transform", "m.skops", "x.vec", "-o", "y.txt", cwd=tmp_path, check_rc=0)
+    again = read_features(tmp_path / "y.txt")
+    assert again.tokens == tokens
+    np.testing.assert_allclose(
+        again.values, read_features(tmp_path / "x.dispersed.vec").values, atol=1e-6
+    )
