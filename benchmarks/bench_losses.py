@@ -259,8 +259,9 @@ def _render(args, pair, linear, memory, started, load_start, load_end):
         "without gradient and then differentiate the N gathered pairs). Naive:",
         "`Z @ Z.T`, then `triu_indices` gather + kernel + mean (mmd: gaussian,",
         "gamma = 2; uniformity: t = 2) or diagonal mask + row max (mma, mmcs,",
-        "koleo), then autograd. Sliced: 16 planes, one matmul and one batched",
-        "argsort; lloyd: 256 fresh samples, blockwise nearest-point search.",
+        "koleo), then autograd. Sliced: 16 planes, one matmul, then the angles",
+        "sorted plane by plane in cache-sized groups (float32 angles as packed",
+        "int64 keys); lloyd: 256 fresh samples, blockwise nearest-point search.",
     ]
     return "\n".join(lines) + "\n"
 
