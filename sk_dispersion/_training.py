@@ -162,24 +162,38 @@ def train_map(
                 batch = torch.from_numpy(np.asarray(X[index], dtype=np.float32))
                 centred = batch.to(device, non_blocking=True) - mean_t
                 inputs = unit_rows(centred)
-                Z = unit_rows(module(centred))
-                if result.calibration is None:
-                    result.calibration = _calibrate(
-                        fidelity_reference,
-                        dispersion if use_dispersion else None,
-                        inputs,
-                        Z,
-                        generator,
-                        name,
-                    )
-                cal = result.calibration
-                loss = fidelity(Z, inputs) / cal.fidelity_scale
-                if use_dispersion:
-                    term = dispersion(Z, generator=generator) - cal.dispersion_offset
-                    loss = loss + dispersion_weight * term / cal.dispersion_scale
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                Z = None
+                try:
+                    Z = unit_rows(module(centred))
+                    if result.calibration is None:
+                        result.calibration = _calibrate(
+                            fidelity_reference,
+                            dispersion if use_dispersion else None,
+                            inputs,
+                            Z,
+                            generator,
+                            name,
+                        )
+                    cal = result.calibration
+                    loss = fidelity(Z, inputs) / cal.fidelity_scale
+                    if use_dispersion:
+                        term = (
+                            dispersion(Z, generator=generator) - cal.dispersion_offset
+                        )
+                        loss = loss + dispersion_weight * term / cal.dispersion_scale
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                except (ValueError, RuntimeError) as exc:
+                    # A map whose weights overflowed gives non-finite rows, which
+                    # the losses refuse (ValueError) and Adam cannot step from
+                    # (RuntimeError "overflow"); say so instead of passing on
+                    # the low-level message.
+                    if not _diverged(module, Z, exc):
+                        raise
+                    raise _divergence_error(
+                        name, step + 1, max_iter, learning_rate
+                    ) from exc
                 pending.append(loss.detach())
 
                 if (step + 1) % CHECK_EVERY and step + 1 < max_iter:
@@ -189,11 +203,8 @@ def train_map(
                 pending = []
                 bad = np.flatnonzero(~np.isfinite(values))
                 if bad.size:
-                    raise ValueError(
-                        f"{name}: the training loss became non-finite at iteration "
-                        f"{first_step + bad[0]} of {max_iter}; the optimisation "
-                        "diverged. Try a lower learning_rate (currently "
-                        f"{learning_rate:g})."
+                    raise _divergence_error(
+                        name, first_step + bad[0], max_iter, learning_rate
                     )
                 result.loss_curve.extend(values.tolist())
                 result.n_iter = step + 1
@@ -212,6 +223,25 @@ def train_map(
             if progress is not None:
                 progress.close()
     return result
+
+
+def _divergence_error(name, iteration, max_iter, learning_rate):
+    return ValueError(
+        f"{name}: the training loss became non-finite at iteration "
+        f"{iteration} of {max_iter}; the optimisation diverged. Try a lower "
+        f"learning_rate (currently {learning_rate:g})."
+    )
+
+
+def _diverged(module, Z, exc):
+    """Whether an error raised inside a training step comes from the map's
+    weights or outputs overflowing (rather than from a bug to re-raise)."""
+    with torch.no_grad():
+        if not all(bool(torch.isfinite(p).all()) for p in module.parameters()):
+            return True
+        if Z is not None and not bool(torch.isfinite(Z).all()):
+            return True
+    return isinstance(exc, RuntimeError) and "overflow" in str(exc)
 
 
 def _calibrate(fidelity_reference, dispersion, inputs, Z, generator, name):

@@ -29,7 +29,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sk_dispersion._fidelity import FIDELITIES
-from sk_dispersion._maps import MAPS, apply_map, build_map, initial_components
+from sk_dispersion._maps import (
+    MAPS,
+    apply_map,
+    build_map,
+    initial_components,
+    normalise_scale,
+)
 from sk_dispersion._torch import make_generator, resolve_device
 from sk_dispersion._training import Calibration, TrainingResult, train_map
 from sk_dispersion.losses import LOSSES, get_loss
@@ -303,7 +309,7 @@ class _BaseDisperser(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 verbose=self.verbose,
                 name=name,
             )
-        params = module.export()
+        params = normalise_scale(module.export())
         if not all(np.isfinite(value).all() for value in params.values()):
             raise ValueError(
                 f"{name}: the map's parameters became non-finite during "
@@ -341,6 +347,11 @@ class _BaseDisperser(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         return apply_map(
             self._map_params(), self.mean_, X, input_scale=self.input_scale_
         )
+
+    def __sklearn_is_fitted__(self):
+        # validate_data sets n_features_in_ before training, so a fit that
+        # fails part-way must not look fitted to check_is_fitted.
+        return hasattr(self, "components_")
 
     def _map_params(self):
         params = {"components": self.components_}
