@@ -85,7 +85,9 @@ def uniform_sphere(n_points, dim, *, generator=None, device=None, dtype=torch.fl
     -------
     Tensor of shape (n_points, dim)
     """
-    gaussian = torch.randn(n_points, dim, generator=generator, device=device, dtype=dtype)
+    gaussian = torch.randn(
+        n_points, dim, generator=generator, device=device, dtype=dtype
+    )
     norms = torch.linalg.vector_norm(gaussian, dim=1, keepdim=True)
     return gaussian / norms.clamp_min(eps_for(dtype))
 

@@ -202,6 +202,16 @@ def test_every_method_runs_through_disperse(method, crowded):
     )
 
 
+def test_loss_curve_falls_and_threads_are_restored(crowded):
+    threads = torch.get_num_threads()
+    Z, curve = disperse(
+        crowded, method="mmd", n_iter=60, random_state=0, return_loss_curve=True
+    )
+    assert torch.get_num_threads() == threads
+    assert curve.shape == (60,)
+    assert curve[-5:].mean() < curve[:5].mean()
+
+
 def test_anchor_keeps_points_near_their_start(crowded):
     start = crowded / np.linalg.norm(crowded, axis=1, keepdims=True)
     free = disperse(crowded, n_iter=150, random_state=0)
@@ -272,4 +282,6 @@ def test_benchmark_quick_mode_runs(tmp_path):
     assert [(r["dim"], r["n"]) for r in rows] == bench.QUICK_ROWS
     assert all(r["pct"] > 99.99 for r in rows)
     text = output.read_text()
-    assert "| dim | n | best-known | ours |" in text
+    assert "| dim | n | best-known | ours | % | s | load |" in text
+    assert "load average" in text
+    assert (tmp_path / "points.png").stat().st_size > 0
