@@ -5,10 +5,15 @@ Both maps act on centred inputs ``x - mean`` and are followed by a row
 normalisation onto S^{m-1}:
 
 * ``"linear"``: g(x) = W (x - mean).
-* ``"mlp"``: g(x) = W (x - mean) + V relu(U (x - mean) / scale + b), a residual
-  MLP whose extra branch starts at zero (V = 0), so at initialisation it equals
-  the linear map. ``scale`` is the RMS coordinate of the centred training data,
-  so the hidden layer sees inputs of unit scale whatever the data's units.
+* ``"mlp"``: g(x) = W (x - mean) + scale V relu(U (x - mean) / scale + b), a
+  residual MLP whose extra branch starts at zero (V = 0), so at initialisation
+  it equals the linear map. ``scale`` is the RMS coordinate of the centred
+  training data, so the hidden layer sees inputs of unit scale, and the branch
+  comes out in the units of W (x - mean): multiplying the data by a constant
+  multiplies g by it and leaves the embedding, and every gradient, unchanged.
+  (Without the output factor, Adam's unit-free steps on V outgrew the linear
+  part on data of small scale: on rows of RMS 0.15 the mean nearest-neighbour
+  angle fell from 59.8 to 23.1 degrees instead of rising.)
 """
 
 import math
@@ -46,7 +51,7 @@ class LinearMap(nn.Module):
 
 
 class ResidualMLPMap(nn.Module):
-    """g(x) = W x + V relu(U x / scale + b) for centred x, with V = 0 at start."""
+    """g(x) = W x + scale V relu(U x / scale + b) for centred x, V = 0 at start."""
 
     def __init__(self, components, input_scale, hidden_size, generator):
         super().__init__()
@@ -70,7 +75,8 @@ class ResidualMLPMap(nn.Module):
         hidden = torch.relu(
             (centred / self.input_scale) @ self.hidden_weight.T + self.hidden_bias
         )
-        return centred @ self.weight.T + hidden @ self.output_weight.T
+        branch = hidden @ self.output_weight.T
+        return centred @ self.weight.T + self.input_scale * branch
 
     def export(self):
         def to_numpy(tensor):
@@ -80,7 +86,8 @@ class ResidualMLPMap(nn.Module):
             "components": to_numpy(self.weight),
             "hidden_weights": to_numpy(self.hidden_weight),
             "hidden_bias": to_numpy(self.hidden_bias),
-            "output_weights": to_numpy(self.output_weight),
+            # in the units of the linear part, as apply_map uses them
+            "output_weights": to_numpy(self.output_weight) * self.input_scale,
         }
 
 

@@ -132,6 +132,23 @@ def test_mlp_starts_equal_to_the_linear_map():
     torch.testing.assert_close(mlp(centred), linear(centred))
 
 
+@pytest.mark.parametrize("map_", ["linear", "mlp"])
+def test_fit_does_not_depend_on_the_units_of_the_data(crowded, map_):
+    # Multiplying the data by a power of two (exact in floating point)
+    # multiplies g by it: the embedding and
+    # every gradient are unchanged. (The MLP branch once came out in unit-free
+    # units, so on data of small scale Adam's steps on it swamped the linear
+    # part and collapsed the embedding.)
+    fits = [
+        SphereDisperser(map=map_, max_iter=40, tol=None, random_state=0).fit_transform(
+            crowded * scale
+        )
+        for scale in (1.0, 2.0**-10, 2.0**10)
+    ]
+    for Z in fits[1:]:
+        np.testing.assert_allclose(Z, fits[0], atol=2e-4)
+
+
 def test_numpy_transform_matches_the_torch_map_after_training_moves_it():
     rng = np.random.RandomState(0)
     mean = rng.normal(size=5)
