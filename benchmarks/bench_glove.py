@@ -46,7 +46,7 @@ ANALOGY_SLACK = 0.01
 # every method).
 WEIGHTS = (0.1, 1.0, 10.0)
 # Strengths of the hub correction after the best recipe (ABTT + MLP, w = 1).
-HUB_STRENGTHS = (0.25, 0.3, 0.35, 0.4)
+HUB_STRENGTHS = (0.25, 0.3, 0.35)
 
 
 @dataclass
