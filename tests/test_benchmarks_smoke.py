@@ -12,8 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sk_dispersion import demo
-
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
@@ -33,15 +31,6 @@ def _needs(*packages):
     if missing:
         pytest.skip(
             f"benchmark needs {', '.join(missing)} (the demo extra); "
-            'install it with pip install -e ".[demo]"'
-        )
-
-
-def _needs_demo_extra():
-    missing = demo.missing_demo_packages()
-    if missing:
-        pytest.skip(
-            f"demo extra not installed (missing {', '.join(missing)}); "
             'install it with pip install -e ".[demo]"'
         )
 
@@ -102,8 +91,7 @@ def test_glove_goal_summary_names_winners_or_the_shortfall():
     assert not any(line.startswith("- near") for line in lines)
 
 
-def test_glove_quick_run_writes_table_and_figure(tmp_path):
-    _needs_demo_extra()
+def test_glove_quick_run_writes_table_and_figure(tmp_path, demo_extra):
     _needs("matplotlib")
     only = "raw,ABTT D=3,KoLeoDisperser mlp w=1,ABTT D=3 + MLP uniformity w=1 + hub 0.3"
     out, fig = tmp_path / "glove.md", tmp_path / "glove.png"
@@ -124,8 +112,7 @@ def test_glove_quick_run_writes_table_and_figure(tmp_path):
     assert fig.stat().st_size > 0
 
 
-def test_glove_only_with_unknown_name_is_an_error(tmp_path):
-    _needs_demo_extra()
+def test_glove_only_with_unknown_name_is_an_error(tmp_path, demo_extra):
     with pytest.raises(SystemExit):
         bench_glove.main(
             ["--quick", "--only", "no such row", "--out", str(tmp_path / "x.md")]

@@ -23,15 +23,6 @@ def tiny_config():
     )
 
 
-def _needs_demo_extra():
-    missing = demo.missing_demo_packages()
-    if missing:
-        pytest.skip(
-            f"demo extra not installed (missing {', '.join(missing)}); "
-            'install it with pip install -e ".[demo]"'
-        )
-
-
 def test_digits_part_reports_metrics_and_nested_cv_scores():
     result = demo.run_digits(tiny_config(), device="cpu", random_state=0)
     assert result["n_samples"] == 120 and result["n_features"] == 64
@@ -47,8 +38,7 @@ def test_digits_part_reports_metrics_and_nested_cv_scores():
     assert before["min_angle_deg"] == pytest.approx(before["_nn_angles"].min())
 
 
-def test_glove_part_scores_raw_and_dispersed_vectors():
-    _needs_demo_extra()
+def test_glove_part_scores_raw_and_dispersed_vectors(demo_extra):
     result = demo.run_glove(tiny_config(), device="cpu", random_state=0)
     assert result["n_words"] == 1_500
     for side in ("before", "after"):
@@ -66,8 +56,7 @@ def test_glove_part_scores_raw_and_dispersed_vectors():
     assert result["before"]["wordsim353"] == pytest.approx(expected)
 
 
-def test_demo_writes_table_results_and_figure(tmp_path, capsys):
-    _needs_demo_extra()
+def test_demo_writes_table_results_and_figure(tmp_path, capsys, demo_extra):
     status = demo.run_demo(tmp_path / "out", config=tiny_config(), device="cpu")
     assert status == 0
     out = capsys.readouterr().out
