@@ -172,15 +172,16 @@ def _settings(protocol, seed, memory=None):
                 f"mlp w={weight:g}",
             )
         )
-    for strength in HUB_STRENGTHS:
-        rows.append(
-            (
-                f"ABTT D=3 + MLP uniformity w=1 + hub {strength:g}",
-                "recipe",
-                lambda strength=strength: recipe(1.0, strength),
-                "mlp w=1",
+    for weight in (0.3, 1.0):
+        for strength in HUB_STRENGTHS:
+            rows.append(
+                (
+                    f"ABTT D=3 + MLP uniformity w={weight:g} + hub {strength:g}",
+                    "recipe",
+                    lambda weight=weight, strength=strength: recipe(weight, strength),
+                    f"mlp w={weight:g}",
+                )
             )
-        )
     return rows
 
 
