@@ -182,7 +182,7 @@ def anneal(Z, s_start, s_end, n_steps, lr_start, lr_end, *, optimizer="adam"):
     Z = Z.detach().clone()
     s_start = torch.as_tensor(s_start, dtype=Z.dtype, device=Z.device).reshape(-1, 1)
     adam = RiemannianAdam(Z) if optimizer == "adam" else None
-    velocity = torch.zeros_like(Z)
+    velocity = None if adam is not None else torch.zeros_like(Z)
     log_ratio = torch.log(s_end / s_start)
     for step in range(n_steps):
         frac = step / max(n_steps - 1, 1)
